@@ -1,0 +1,36 @@
+"""WebSocket (RFC 6455): the sans-IO codec and handshake helpers.
+
+``FrameReader`` turns received bytes into ``Message`` objects, ``FrameWriter``
+turns messages into frames; both are Cython and never touch a socket.
+"""
+
+from __future__ import annotations
+
+from nexus_net.ws import handshake
+from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, FrameReader, Message
+from nexus_net.ws._utf8 import Utf8Validator, validate_utf8
+from nexus_net.ws._writer import FrameWriter
+from nexus_net.ws.enums import CloseCode, Kind, Role
+from nexus_net.ws.errors import (
+    HandshakeError,
+    InvalidDataError,
+    InvalidHandshakeRequest,
+    InvalidHandshakeResponse,
+    MessageTooBigError,
+    ProtocolError,
+    WebSocketError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE", "CloseCode", "FrameReader", "FrameWriter", "HandshakeError",
+    "InvalidDataError", "InvalidHandshakeRequest", "InvalidHandshakeResponse", "Kind",
+    "Message", "MessageTooBigError", "ProtocolError", "Role", "Utf8Validator", "WebSocketError",
+    "handshake", "pair", "validate_utf8",
+]
+
+
+def pair(role: Role, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+         max_frame_size: int | None = None) -> tuple[FrameReader, FrameWriter]:
+    """A reader and a writer for one end of a connection."""
+    reader = FrameReader(role, max_message_size=max_message_size, max_frame_size=max_frame_size)
+    return reader, FrameWriter(role)

@@ -1,0 +1,43 @@
+from libc.stdint cimport uint32_t
+
+from nexus_net.buf cimport ReadBuf, Slab
+
+
+cdef class Message:
+    cdef readonly int opcode
+    cdef Slab slab              # keeps the bytes alive; pinned while this lives
+    cdef const char* ptr
+    cdef Py_ssize_t length
+
+
+cdef class FrameReader:
+    cdef ReadBuf buf
+    cdef bint expect_masked
+    cdef readonly Py_ssize_t max_frame_size
+    cdef readonly Py_ssize_t max_message_size
+    cdef object role_obj
+
+    # frame being parsed
+    cdef bint in_payload
+    cdef int f_opcode
+    cdef bint f_fin
+    cdef bint f_masked
+    cdef unsigned char f_key[4]
+    cdef Py_ssize_t f_hdr       # header length
+    cdef Py_ssize_t f_len       # payload length
+    cdef Py_ssize_t f_done      # payload bytes already unmasked and validated
+    cdef bint f_text            # payload belongs to a text message
+
+    # fragmented message being assembled
+    cdef int m_opcode           # 0 when none is in progress
+    cdef Slab m_buf
+    cdef Py_ssize_t m_len
+    cdef uint32_t utf8_state
+
+    cdef readonly bint close_received
+    cdef object failure         # the ProtocolError that ended this reader
+
+    cdef Message next_message(self)
+    cdef int fail(self, exc) except -1
+    cdef int append_fragment(self, const unsigned char* src, Py_ssize_t n) except -1
+    cdef int check_close(self, const unsigned char* payload, Py_ssize_t n) except -1

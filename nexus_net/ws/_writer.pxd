@@ -1,0 +1,18 @@
+from nexus_net.buf cimport WriteBuf
+
+
+cdef class FrameWriter:
+    cdef bint masking
+    cdef object role_obj
+    cdef bytes keys
+    cdef Py_ssize_t key_pos
+    cdef int sending         # opcode of the unfinished fragmented message, or 0
+
+    cdef const unsigned char* next_key(self)
+    cdef Py_ssize_t write_frame(self, unsigned char* dst, unsigned int opcode, bint fin,
+                                const unsigned char* payload, Py_ssize_t n)
+    cdef object emit(self, unsigned int opcode, bint fin, const unsigned char* payload,
+                     Py_ssize_t n, object dst)
+    cdef int check_sequence(self, unsigned int opcode, bint fin) except -1
+    cdef object emit_data(self, unsigned int opcode, object payload, object dst, bint fin)
+    cdef object emit_control(self, unsigned int opcode, object data, object dst)
