@@ -43,6 +43,7 @@ Run ``python bench/_peers_codec.py`` for the self-test + rough timings.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import hashlib
 import logging
@@ -52,10 +53,12 @@ from typing import Any, Callable
 
 import orjson
 
-try:  # works both as ``bench._peers_codec`` and as a script in bench/
+if __package__:  # imported as ``bench._peers_codec``
     from . import _frames as F  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - script mode
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+else:  # run as a script, or imported with bench/ itself on sys.path
+    _here = os.path.dirname(os.path.abspath(__file__))
+    if _here not in sys.path:
+        sys.path.insert(0, _here)
     import _frames as F  # type: ignore[no-redef]
 
 __all__ = [
@@ -125,6 +128,7 @@ def _loop() -> asyncio.AbstractEventLoop:
     global _LOOP
     if _LOOP is None or _LOOP.is_closed():
         _LOOP = asyncio.new_event_loop()
+        atexit.register(_LOOP.close)
     return _LOOP
 
 
@@ -399,6 +403,8 @@ else:
             proto = open_(listener, is_client)
             for chunk in chunks:
                 feed(proto, chunk)
+            if proto.transport.is_close_frame_sent:  # picows logs + sends CLOSE on errors
+                raise RuntimeError("picows rejected the stream (see the picows error log)")
             return listener.n
 
         return run
@@ -653,6 +659,8 @@ else:
                         for frame in events_received():
                             frame.data
                             n += 1
+                    if p.parser_exc is not None:
+                        raise p.parser_exc
                     return n
 
             elif mode == "text":
@@ -667,6 +675,8 @@ else:
                         for frame in events_received():
                             frame.data.decode()
                             n += 1
+                    if p.parser_exc is not None:
+                        raise p.parser_exc
                     return n
 
             else:
@@ -681,6 +691,8 @@ else:
                         for frame in events_received():
                             loads(frame.data)
                             n += 1
+                    if p.parser_exc is not None:
+                        raise p.parser_exc
                     return n
 
         else:

@@ -1,0 +1,74 @@
+"""Zero-copy safety: a message's bytes never change or dangle while it is alive."""
+
+import gc
+
+import pytest
+
+from nexus_net.ws import FrameReader, FrameWriter, Kind, Role
+
+
+def stream_of(n, size=100):
+    w = FrameWriter(Role.SERVER)
+    return [w.encode_binary(bytes([i % 256]) * size) for i in range(n)]
+
+
+def test_kept_messages_stay_unchanged_while_the_reader_moves_on():
+    reader = FrameReader(Role.CLIENT, buffer_size=1024)
+    kept = []
+    for frame in stream_of(2000):            # ~200 KB through a 1 KiB starting buffer
+        reader.feed(frame)
+        kept.extend(reader)
+    assert len(kept) == 2000
+    for i, msg in enumerate(kept):
+        assert msg.bytes() == bytes([i % 256]) * 100
+
+
+def test_views_outlive_their_message():
+    reader = FrameReader(Role.CLIENT, buffer_size=1024)
+    views = []
+    for frame in stream_of(500):
+        reader.feed(frame)
+        for msg in reader:
+            views.append(msg.data)
+        del msg
+    gc.collect()
+    for i, view in enumerate(views):
+        assert view.readonly
+        assert bytes(view) == bytes([i % 256]) * 100
+
+
+def test_message_views_are_read_only():
+    reader = FrameReader(Role.CLIENT)
+    reader.feed(FrameWriter(Role.SERVER).encode_binary(b"abc"))
+    view = reader.next().data
+    with pytest.raises(TypeError):
+        view[0] = 0
+
+
+def test_memory_is_reused_when_messages_are_dropped():
+    reader = FrameReader(Role.CLIENT, buffer_size=4096)
+    frames = stream_of(5000)
+    for frame in frames:
+        reader.feed(frame)
+        for msg in reader:
+            pass
+    del msg
+    buf_capacity = reader.buffer_capacity
+    assert buf_capacity <= 8192      # dropped messages do not make the buffer grow
+
+
+def test_json_and_text_from_the_slab():
+    w = FrameWriter(Role.SERVER)
+    reader = FrameReader(Role.CLIENT)
+    reader.feed(w.encode_text('{"px": "100.5", "q": [1, 2]}'))
+    msg = reader.next()
+    assert msg.kind is Kind.TEXT
+    assert msg.json() == {"px": "100.5", "q": [1, 2]}
+    assert msg.text() == '{"px": "100.5", "q": [1, 2]}'
+    assert bytes(msg) == msg.bytes() == b'{"px": "100.5", "q": [1, 2]}'
+
+
+def test_messages_cannot_be_built_by_hand():
+    from nexus_net.ws import Message
+    with pytest.raises(TypeError):
+        Message()
