@@ -72,3 +72,20 @@ def test_messages_cannot_be_built_by_hand():
     from nexus_net.ws import Message
     with pytest.raises(TypeError):
         Message()
+
+
+def test_json_errors_keep_their_document_and_later_calls_still_work():
+    import orjson
+    w = FrameWriter(Role.SERVER)
+    reader = FrameReader(Role.CLIENT)
+    reader.feed(w.encode_text('{"broken": ') + w.encode_text('{"ok": 1}') + w.encode_text("[2]"))
+    bad, good, other = list(reader)
+    with pytest.raises(orjson.JSONDecodeError) as info:
+        bad.json()
+    doc = info.value.doc
+    assert good.json() == {"ok": 1}
+    assert other.json() == [2]
+    assert info.value.doc == doc          # the error's copy of the input did not change
+    big = '{"k": "' + "v" * 2000 + '"}'   # above the small-payload path
+    reader.feed(w.encode_text(big))
+    assert reader.next().json() == {"k": "v" * 2000}
