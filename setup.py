@@ -19,6 +19,8 @@ MODULES = [
     "nexus_net.ws._utf8",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",
+    "nexus_net.ws._session",
+    "nexus_net.ws._aio",
 ]
 
 if sys.platform == "win32":

@@ -4,8 +4,9 @@ Sans-IO Cython codecs (``nexus_net.ws``) with buffers designed for zero-copy
 reads (``nexus_net.buf``).
 """
 
+from nexus_net._run import new_event_loop, run
 from nexus_net._version import __version__
 from nexus_net.buf import ReadBuf, WriteBuf
 from nexus_net.errors import BufferFullError, NexusNetError
 
-__all__ = ["BufferFullError", "NexusNetError", "ReadBuf", "WriteBuf", "__version__"]
+__all__ = ["new_event_loop", "run", "BufferFullError", "NexusNetError", "ReadBuf", "WriteBuf", "__version__"]

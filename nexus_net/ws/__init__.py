@@ -6,13 +6,24 @@ turns messages into frames; both are Cython and never touch a socket.
 
 from __future__ import annotations
 
-from nexus_net.ws import handshake
+from nexus_net.ws import handshake, sync
+from nexus_net.ws._aio import Connection
+from nexus_net.ws._session import Session
+from nexus_net.ws.client import connect
+from nexus_net.ws.server import Server, serve
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, FrameReader, Message
 from nexus_net.ws._utf8 import Utf8Validator, validate_utf8
 from nexus_net.ws._writer import FrameWriter
 from nexus_net.ws.enums import CloseCode, Kind, Role
 from nexus_net.ws.errors import (
+    ConcurrencyError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
     HandshakeError,
+    HandshakeTimeout,
+    InvalidURI,
+    TooManyRedirects,
     InvalidDataError,
     InvalidHandshakeRequest,
     InvalidHandshakeResponse,
@@ -22,6 +33,9 @@ from nexus_net.ws.errors import (
 )
 
 __all__ = [
+    "ConcurrencyError", "Connection", "ConnectionClosed", "ConnectionClosedError",
+    "ConnectionClosedOK", "HandshakeTimeout", "InvalidURI", "Server", "Session",
+    "TooManyRedirects", "connect", "serve", "sync",
     "DEFAULT_MAX_MESSAGE_SIZE", "CloseCode", "FrameReader", "FrameWriter", "HandshakeError",
     "InvalidDataError", "InvalidHandshakeRequest", "InvalidHandshakeResponse", "Kind",
     "Message", "MessageTooBigError", "ProtocolError", "Role", "Utf8Validator", "WebSocketError",

@@ -162,7 +162,8 @@ cdef class FrameReader:
     """
 
     def __init__(self, role, *, Py_ssize_t max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 max_frame_size=None, Py_ssize_t buffer_size=DEFAULT_BUFFER_SIZE):
+                 max_frame_size=None, Py_ssize_t buffer_size=DEFAULT_BUFFER_SIZE,
+                 max_buffer_size=None):
         role = Role(role)
         if max_message_size < 0:
             raise ValueError(f"max_message_size must be >= 0, got {max_message_size}")
@@ -179,9 +180,13 @@ cdef class FrameReader:
         self.max_message_size = max_message_size
         self.max_frame_size = max_frame_size
         # A whole frame must fit (its payload is handed out in place), plus room
-        # for one more read behind it.
-        self.buf = ReadBuf(buffer_size,
-                           MAX_HEADER + self.max_frame_size + max(buffer_size, MIN_READ_SLACK))
+        # for reads behind it; transports that buffer more pass max_buffer_size.
+        cap = MAX_HEADER + self.max_frame_size + max(buffer_size, MIN_READ_SLACK)
+        if max_buffer_size is not None:
+            if max_buffer_size < cap:
+                raise ValueError(f"max_buffer_size must be at least {cap} for these limits")
+            cap = max_buffer_size
+        self.buf = ReadBuf(buffer_size, cap)
         self.in_payload = False
         self.m_opcode = 0
         self.m_buf = None
@@ -202,6 +207,19 @@ cdef class FrameReader:
     def advance(self, Py_ssize_t n):
         """Commit ``n`` bytes written into the last ``buffer()`` view."""
         self.buf.advance(n)
+
+    def peek(self, Py_ssize_t limit):
+        """A copy of up to ``limit`` unread bytes (e.g. an HTTP head before frames)."""
+        cdef Py_ssize_t n = self.buf.end - self.buf.start
+        if n > limit:
+            n = limit
+        return PyBytes_FromStringAndSize(self.buf.data + self.buf.start, n)
+
+    def skip(self, Py_ssize_t n):
+        """Discard ``n`` unread bytes that are not frames (the HTTP head)."""
+        if n < 0 or n > self.buf.end - self.buf.start:
+            raise ValueError(f"skip({n}) but only {self.buf.end - self.buf.start} bytes are unread")
+        self.buf.drop(n)
 
     # ---- output ----------------------------------------------------------
     def next(self):

@@ -53,5 +53,44 @@ class InvalidHandshakeResponse(HandshakeError):
     """The server's answer to the upgrade request is not an acceptable 101."""
 
 
+class HandshakeTimeout(HandshakeError, TimeoutError):
+    """The opening handshake did not finish within ``open_timeout``."""
+
+
+class TooManyRedirects(HandshakeError):
+    """The server redirected more than ``max_redirects`` times."""
+
+
 class InvalidHandshakeRequest(HandshakeError):
     """A client's upgrade request is malformed. ``status`` is what to answer."""
+
+
+class InvalidURI(WebSocketError, ValueError):
+    """The URL is not a usable ws:// or wss:// URL."""
+
+
+class ConnectionClosed(WebSocketError):
+    """The connection is closed; ``code`` and ``reason`` say how.
+
+    ``code`` is the close code the peer sent (or we sent, when we failed the
+    connection), 1005 when the close frame had none, 1006 when the TCP
+    connection ended without a closing handshake.
+    """
+
+    def __init__(self, code: int, reason: str = "", message: str | None = None) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(message or f"connection closed with code {code}" + (f": {reason}" if reason else ""))
+
+
+class ConnectionClosedOK(ConnectionClosed):
+    """Closed by a clean closing handshake with 1000, 1001 or no code."""
+
+
+class ConnectionClosedError(ConnectionClosed):
+    """Closed by an error: a protocol violation (ours or the peer's), an error
+    close code, a keepalive timeout, or the TCP connection dropping (1006)."""
+
+
+class ConcurrencyError(WebSocketError, RuntimeError):
+    """Two tasks called ``recv()`` on one connection at the same time."""

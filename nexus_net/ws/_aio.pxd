@@ -1,0 +1,30 @@
+from nexus_net.ws._session cimport Session
+
+
+cdef class Connection(Session):
+    cdef object loop
+    cdef object transport
+    cdef object _write             # transport.write, bound once
+    cdef object recv_waiter        # Future while a task waits for bytes
+    cdef bint in_recv
+    cdef bint write_paused
+    cdef object drain_waiters      # list of Futures
+    cdef bint read_paused
+    cdef Py_ssize_t read_high
+    cdef Py_ssize_t read_low
+    cdef readonly bint lost
+    cdef object closed_waiter      # Future: resolves in connection_lost
+    cdef object close_timer
+    cdef bint closing_transport
+    cdef public double close_timeout
+    cdef public object keepalive_task
+    cdef public object subprotocol
+    cdef public object request_path
+    cdef public object request_headers
+    cdef public object response_headers
+    cdef public object handshake_status
+    cdef public object on_connection_made
+
+    cdef int flush(self) except -1
+    cdef int finish_reading(self) except -1
+    cdef int wake_reader(self) except -1

@@ -1,0 +1,431 @@
+# cython: boundscheck=False, wraparound=False
+"""WebSocket over asyncio: a ``BufferedProtocol`` around the sans-IO ``Session``.
+
+Bytes are received straight into the reader's buffer (``get_buffer``);
+``buffer_updated`` only moves its end and wakes a task waiting in ``recv()``.
+Parsing happens in ``recv()``, which returns without suspending when a
+message is already buffered. Pings are answered and close frames handled
+while the application reads.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+from nexus_net.buf cimport ReadBuf
+from nexus_net.ws._reader cimport FrameReader, Message
+from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
+
+from nexus_net.ws.errors import ConcurrencyError, ConnectionClosedOK, InvalidHandshakeResponse
+from nexus_net.ws.handshake import MAX_HEAD_BYTES
+
+cdef extern from "Python.h":
+    object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
+    int PyBUF_WRITE
+
+log = logging.getLogger("nexus_net.ws")
+
+cdef Py_ssize_t MIN_READ = 16 * 1024
+DEFAULT_LIMIT = 4 * 1024 * 1024
+
+
+cdef class Connection(Session, asyncio.BufferedProtocol):
+    """An open WebSocket connection on asyncio (client or server side).
+
+    Made by ``ws.connect()`` or handed to a ``ws.serve()`` handler. Use
+    ``await recv()`` or ``async for msg in conn`` to receive, ``await
+    send_text()`` / ``send_binary()`` to send, ``await close()`` to end.
+    """
+
+    def __init__(self, role, *, loop=None, max_message_size=None, max_frame_size=None,
+                 read_buffer_size=None, limit=DEFAULT_LIMIT, bint auto_pong=True,
+                 double close_timeout=10.0):
+        mfs = max_frame_size if max_frame_size is not None else max_message_size
+        if mfs is None:
+            from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
+            mfs = DEFAULT_MAX_MESSAGE_SIZE
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        # Reading pauses once `limit` unread bytes pile up, so the buffer
+        # needs room for that on top of one whole frame.
+        Session.__init__(self, role, max_message_size=max_message_size,
+                         max_frame_size=max_frame_size, buffer_size=read_buffer_size,
+                         max_buffer_size=14 + mfs + limit + 256 * 1024, auto_pong=auto_pong)
+        self.loop = loop if loop is not None else asyncio.get_running_loop()
+        self.state = CONNECTING
+        self.read_high = limit
+        self.read_low = limit // 4
+        self.drain_waiters = []
+        self.closed_waiter = self.loop.create_future()
+        self.close_timeout = close_timeout
+        self.response_headers = []
+        self.request_headers = []
+
+    # ---- asyncio.BufferedProtocol ----------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+        self._write = transport.write
+        if self.on_connection_made is not None:
+            self.on_connection_made(self)
+
+    def get_buffer(self, Py_ssize_t sizehint):
+        cdef ReadBuf b = self.reader.buf
+        cdef char* tail = b.reserve(MIN_READ)
+        # A view without an owner is safe here: the transport fills it and
+        # calls buffer_updated() before anything else can touch the buffer.
+        return PyMemoryView_FromMemory(tail, b.cap - b.end, PyBUF_WRITE)
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        cdef ReadBuf b = self.reader.buf
+        b.end += nbytes
+        self.bytes_received += nbytes
+        if self.recv_waiter is not None:
+            self.wake_reader()
+        elif b.end - b.start > self.read_high and not self.read_paused:
+            # Nobody is reading: stop taking bytes until the application
+            # catches up (recv() resumes reading).
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self):
+        return False                   # let the transport close
+
+    def connection_lost(self, exc):
+        self.lost = True
+        Session.connection_lost(self)
+        if exc is not None:
+            log.debug("connection lost: %r", exc)
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        if self.keepalive_task is not None:
+            self.keepalive_task.cancel()
+        self.wake_reader()
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.drain_waiters.clear()
+        if not self.closed_waiter.done():
+            self.closed_waiter.set_result(None)
+
+    def pause_writing(self):
+        self.write_paused = True
+
+    def resume_writing(self):
+        self.write_paused = False
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.drain_waiters.clear()
+
+    cdef int wake_reader(self) except -1:
+        waiter = self.recv_waiter
+        if waiter is not None:
+            self.recv_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return 0
+
+    # ---- internals ---------------------------------------------------------
+    cdef int flush(self) except -1:
+        """Send what the session produced while reading (pongs, close frames)."""
+        if self.outbox and not self.lost:
+            if len(self.outbox) == 1:
+                self._write(self.outbox[0])
+            else:
+                self._write(b"".join(self.outbox))
+        self.outbox.clear()
+        return 0
+
+    cdef int finish_reading(self) except -1:
+        """No more messages will come: send our close frame and end TCP.
+
+        The server closes TCP right away (RFC 6455 7.1.1); a client waits for
+        the server to do it, at most ``close_timeout`` seconds.
+        """
+        self.flush()
+        if self.closing_transport or self.lost:
+            return 0
+        self.closing_transport = True
+        if self.keepalive_task is not None:
+            self.keepalive_task.cancel()
+        if not self.is_client or not self.close_received:
+            self.transport.close()
+        self.close_timer = self.loop.call_later(self.close_timeout, self._abort)
+        return 0
+
+    def _abort(self):
+        self.close_timer = None
+        if not self.lost:
+            log.debug("peer did not close TCP within %.1fs; aborting", self.close_timeout)
+            self.transport.abort()
+
+    # ---- the opening handshake (used by client.py / server.py) ------------
+    async def read_head(self):
+        """Wait for an HTTP head (up to the blank line) and return it as bytes."""
+        cdef ReadBuf b = self.reader.buf
+        cdef Py_ssize_t n, end
+        while True:
+            n = b.end - b.start
+            if n >= 4:
+                data = PyBytes_FromStringAndSize(b.data + b.start, min(n, MAX_HEAD_BYTES + 4))
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    b.drop(end + 4)
+                    return data[:end + 4]
+                if n > MAX_HEAD_BYTES:
+                    raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
+            if self.lost:
+                raise ConnectionError("connection closed during the opening handshake")
+            waiter = self.loop.create_future()
+            self.recv_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self.recv_waiter = None
+
+    def opened(self, ping_interval=None, ping_timeout=None):
+        """Switch to OPEN once the handshake succeeded; start keepalive pings."""
+        self.state = OPEN
+        if ping_interval is not None and ping_interval > 0:
+            self.keepalive_task = self.loop.create_task(
+                self._keepalive(ping_interval, ping_timeout))
+
+    async def _keepalive(self, double interval, timeout):
+        cdef long long before
+        while self.state == OPEN:
+            await asyncio.sleep(interval)
+            if self.state != OPEN:
+                return
+            before = self.bytes_received
+            pong = self.ping()
+            if timeout is None:
+                continue
+            try:
+                await asyncio.wait_for(asyncio.shield(pong), timeout)
+            except asyncio.TimeoutError:
+                # Any bytes from the peer prove it is alive, even if nobody
+                # was reading to see the pong.
+                if self.bytes_received == before and self.state == OPEN:
+                    log.warning("no answer to a keepalive ping within %.1fs; closing with 1011", timeout)
+                    self.fail_connection(1011, "keepalive ping timeout")
+                    self.finish_reading()
+                    self.wake_reader()
+                    return
+            except Exception:
+                return
+
+    # ---- receiving ---------------------------------------------------------
+    async def recv(self):
+        """The next TEXT or BINARY ``Message``.
+
+        Returns ``None`` once the connection closed cleanly (1000, 1001 or no
+        code); raises ``ConnectionClosedError`` when it closed with an error,
+        a protocol violation or without a closing handshake (1006).
+        Messages already received are always delivered first.
+        """
+        cdef Message msg
+        if self.in_recv:
+            raise ConcurrencyError("another task is already waiting in recv() on this connection")
+        msg = self.poll()
+        if msg is not None:
+            if self.outbox:
+                self.flush()
+            if self.read_paused and self.reader.buf.end - self.reader.buf.start < self.read_low:
+                self.read_paused = False
+                self.transport.resume_reading()
+            return msg
+        self.in_recv = True
+        try:
+            while True:
+                if self.outbox:
+                    self.flush()
+                if self.read_done or self.lost:
+                    if self.read_done:
+                        self.finish_reading()
+                    if isinstance(self.close_exc, ConnectionClosedOK):
+                        return None
+                    raise self.close_exc
+                if self.read_paused:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                waiter = self.loop.create_future()
+                self.recv_waiter = waiter
+                await waiter
+                msg = self.poll()
+                if msg is not None:
+                    if self.outbox:
+                        self.flush()
+                    return msg
+        finally:
+            self.in_recv = False
+            self.recv_waiter = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        msg = await self.recv()
+        if msg is None:
+            raise StopAsyncIteration
+        return msg
+
+    # ---- sending -----------------------------------------------------------
+    async def send_text(self, str text):
+        """Send one TEXT message (waits only when the transport's buffer is full)."""
+        if self.close_sent or self.state != OPEN:
+            self.check_send()
+        self._write(self.writer.emit_data(1, text, None, True))
+        if self.write_paused:
+            await self.drain()
+
+    async def send_binary(self, data):
+        """Send one BINARY message from any bytes-like object (not modified)."""
+        if self.close_sent or self.state != OPEN:
+            self.check_send()
+        if type(data) is str:
+            raise TypeError("send_binary takes a bytes-like object; use send_text for str")
+        self._write(self.writer.emit_data(2, data, None, True))
+        if self.write_paused:
+            await self.drain()
+
+    async def send(self, data):
+        """``send_text`` for ``str``, ``send_binary`` for bytes-like objects."""
+        if type(data) is str:
+            await self.send_text(data)
+        else:
+            await self.send_binary(data)
+
+    async def send_fragments(self, fragments):
+        """Send one message in several frames: an iterable of all-``str`` (TEXT)
+        or all-bytes-like (BINARY) pieces."""
+        if self.close_sent or self.state != OPEN:
+            self.check_send()
+        pieces = list(fragments)
+        if not pieces:
+            raise ValueError("send_fragments needs at least one fragment")
+        opcode = 1 if type(pieces[0]) is str else 2
+        for i, piece in enumerate(pieces):
+            if (type(piece) is str) != (opcode == 1):
+                raise TypeError("fragments of one message must be all str or all bytes-like")
+            last = i == len(pieces) - 1
+            self._write(self.writer.emit_data(opcode if i == 0 else 0, piece, None, last))
+            if self.write_paused:
+                await self.drain()
+
+    async def drain(self):
+        """Wait until the transport's write buffer is below its high-water mark."""
+        if self.lost:
+            self.check_send()
+            raise self.close_exc
+        if not self.write_paused:
+            return
+        waiter = self.loop.create_future()
+        self.drain_waiters.append(waiter)
+        await waiter
+        if self.lost:
+            raise self.close_exc
+
+    def ping(self, data=None):
+        """Send a PING; returns a Future that resolves when its PONG arrives.
+
+        ``await conn.ping()`` waits for the pong (the pong is seen while some
+        task is reading the connection). Default payload: 4 random bytes.
+        """
+        if self.close_sent or self.state != OPEN:
+            self.check_send()
+        payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
+        if len(payload) > 125:
+            raise ValueError(f"ping payload is {len(payload)} bytes; at most 125 are allowed")
+        waiter = self.loop.create_future()
+        self.add_ping_waiter(payload, waiter)
+        self._write(self.writer.encode_ping(payload))
+        return waiter
+
+    async def pong(self, data=b""):
+        """Send an unsolicited PONG (a unidirectional heartbeat)."""
+        if self.close_sent or self.state != OPEN:
+            self.check_send()
+        self._write(self.writer.encode_pong(data))
+
+    # ---- closing -----------------------------------------------------------
+    async def close(self, code=1000, str reason=""):
+        """Run the closing handshake (at most ``close_timeout`` s), then end TCP.
+
+        Idempotent. Messages that arrive after close() was called are dropped.
+        """
+        if self.state == CONNECTING:
+            self.transport.abort()
+        elif not self.lost:
+            self.start_close(code, reason)
+            self.flush()
+            try:
+                await asyncio.wait_for(self._close_handshake(), self.close_timeout)
+            except asyncio.TimeoutError:
+                log.debug("closing handshake timed out after %.1fs; aborting", self.close_timeout)
+                self.transport.abort()
+        await asyncio.shield(self.closed_waiter)
+
+    async def _close_handshake(self):
+        while not self.read_done and not self.lost:
+            if self.in_recv:
+                break                    # the reading task will see the close frame
+            if self.poll() is not None:
+                continue                 # discard: the application asked to close
+            if self.read_done or self.lost:
+                break
+            waiter = self.loop.create_future()
+            self.recv_waiter = waiter
+            self.in_recv = True
+            try:
+                if self.read_paused:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                await waiter
+            finally:
+                self.in_recv = False
+                self.recv_waiter = None
+        if self.read_done:
+            self.finish_reading()
+        await asyncio.shield(self.closed_waiter)
+
+    async def wait_closed(self):
+        """Wait until the TCP connection is closed."""
+        await asyncio.shield(self.closed_waiter)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.close()
+
+    # ---- information ---------------------------------------------------------
+    @property
+    def closed(self):
+        """True once the TCP connection is closed."""
+        return self.lost
+
+    @property
+    def transport_(self):
+        """The asyncio transport underneath."""
+        return self.transport
+
+    @property
+    def local_address(self):
+        return self.transport.get_extra_info("sockname") if self.transport is not None else None
+
+    @property
+    def remote_address(self):
+        return self.transport.get_extra_info("peername") if self.transport is not None else None
+
+    def set_nodelay(self, bint on):
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
+
+    def __repr__(self):
+        state = {0: "CONNECTING", 1: "OPEN", 2: "CLOSING", 3: "CLOSED"}[self.state]
+        return f"<ws.Connection {'client' if self.is_client else 'server'} {state} {self.remote_address}>"

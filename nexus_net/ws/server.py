@@ -1,0 +1,152 @@
+"""``ws.serve()``: the asyncio WebSocket server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Sequence
+
+from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
+from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
+from nexus_net.ws.enums import Role
+from nexus_net.ws.errors import ConnectionClosed, InvalidHandshakeRequest
+from nexus_net.ws.handshake import build_rejection, build_response, parse_request
+
+log = logging.getLogger("nexus_net.ws.server")
+
+Handler = Callable[[Connection], Awaitable[Any]]
+
+
+class Server:
+    """A listening WebSocket server; one task per connection runs ``handler(conn)``.
+
+    ``close()`` stops accepting, sends 1001 (going away) to every open
+    connection and lets handlers finish; ``wait_closed()`` waits for that.
+    Use as ``async with await ws.serve(...) as server``.
+    """
+
+    def __init__(self, handler: Handler, *, subprotocols: Sequence[str] = (),
+                 open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
+                 ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any]) -> None:
+        self.handler = handler
+        self.subprotocols = list(subprotocols)
+        self.open_timeout = open_timeout
+        self.ping = (ping_interval, ping_timeout)
+        self.conn_kwargs = conn_kwargs
+        self.connections: set[Connection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.base_events.Server | None = None
+        self.closing = False
+
+    # called for every accepted TCP connection
+    def _factory(self) -> Connection:
+        conn = Connection(Role.SERVER, **self.conn_kwargs)
+        conn.on_connection_made = self._start
+        return conn
+
+    def _start(self, conn: Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve_one(conn))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _serve_one(self, conn: Connection) -> None:
+        transport = conn.transport_
+        try:
+            head = await asyncio.wait_for(conn.read_head(), self.open_timeout)
+            request = parse_request(head)
+        except InvalidHandshakeRequest as exc:
+            log.info("rejected handshake from %s: %s", conn.remote_address, exc)
+            transport.write(build_rejection(exc.status or 400, f"{exc}\n"))
+            transport.close()
+            return
+        except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
+            log.info("no valid handshake from %s: %r", conn.remote_address, exc)
+            transport.abort()
+            return
+        chosen = next((p for p in request.subprotocols if p in self.subprotocols), None)
+        transport.write(build_response(request, chosen))
+        conn.subprotocol = chosen
+        conn.request_path = request.path
+        conn.request_headers = request.headers
+        conn.handshake_status = 101
+        conn.opened(*self.ping)
+        if self.closing:
+            await conn.close(1001, "server shutting down")
+            return
+        self.connections.add(conn)
+        try:
+            await self.handler(conn)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection handler failed; closing with 1011")
+            await conn.close(1011, "internal error")
+        finally:
+            self.connections.discard(conn)
+        await conn.close(1000)
+
+    async def start(self, host: str | None, port: int, **kwargs: Any) -> Server:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(self._factory, host, port, **kwargs)
+        return self
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self.server.sockets) if self.server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The TCP port of the first listening socket (handy with port 0)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    def close(self, close_connections: bool = True) -> None:
+        """Stop accepting; with ``close_connections``, send 1001 to open ones."""
+        self.closing = True
+        if self.server is not None:
+            self.server.close()
+        if close_connections:
+            loop = asyncio.get_running_loop()
+            for conn in list(self.connections):
+                task = loop.create_task(conn.close(1001, "server shutting down"))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener is closed and every connection task ended."""
+        if self.server is not None:
+            await self.server.wait_closed()
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        assert self.server is not None
+        await self.server.serve_forever()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+async def serve(handler: Handler, host: str | None, port: int, *,
+                subprotocols: Sequence[str] = (), open_timeout: float | None = 10.0,
+                close_timeout: float = 10.0, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                max_frame_size: int | None = None, ping_interval: float | None = 20.0,
+                ping_timeout: float | None = 20.0, auto_pong: bool = True,
+                read_buffer_size: int = 64 * 1024, limit: int = DEFAULT_LIMIT,
+                **create_server_kwargs: Any) -> Server:
+    """Listen on ``host:port`` and run ``handler(conn)`` for each WebSocket connection.
+
+    Limits and timeouts mean the same as for ``ws.connect``; other keyword
+    arguments go to ``loop.create_server`` (``reuse_port``, ``backlog``...).
+    A request that is not a valid WebSocket upgrade gets a 400/405/426
+    answer and the server keeps serving others.
+    """
+    server = Server(handler, subprotocols=subprotocols, open_timeout=open_timeout,
+                    ping_interval=ping_interval, ping_timeout=ping_timeout,
+                    conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
+                                     read_buffer_size=read_buffer_size, limit=limit,
+                                     auto_pong=auto_pong, close_timeout=close_timeout))
+    return await server.start(host, port, **create_server_kwargs)
