@@ -58,3 +58,31 @@ def handshakes() -> str:
     rb = ReadBuf(1024)
     rb.feed(request)
     return key + nexus_net.__version__ + str(len(rb))
+
+
+async def client_and_server() -> None:
+    from nexus_net import ws
+
+    async def handler(conn: ws.Connection) -> None:
+        async for msg in conn:
+            await conn.send_binary(msg.data)
+
+    server = await ws.serve(handler, "127.0.0.1", 0)
+    async with ws.connect(f"ws://127.0.0.1:{server.port}/") as conn:
+        await conn.send_text("hi")
+        reply: Message | None = await conn.recv()
+        await conn.ping()
+        code: int | None = conn.close_code
+        assert reply is None or code is None
+    with ws.sync.connect(f"ws://127.0.0.1:{server.port}/") as sconn:
+        sconn.send_binary(b"x")
+        sreply: Message | None = sconn.recv(timeout=1.0)
+        assert sreply is not None
+    server.close()
+    await server.wait_closed()
+    nexus_net.run(asyncio_sleep())
+
+
+async def asyncio_sleep() -> None:
+    import asyncio
+    await asyncio.sleep(0)

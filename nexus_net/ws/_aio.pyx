@@ -95,7 +95,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc):
         self.lost = True
-        Session.connection_lost(self)
+        self.mark_lost()
         if exc is not None:
             log.debug("connection lost: %r", exc)
         if self.close_timer is not None:

@@ -158,7 +158,7 @@ cdef class Session:
         self.state = CLOSING
         return True
 
-    def connection_lost(self):
+    def mark_lost(self):
         """The transport is gone: record 1006 unless the connection already ended."""
         self.state = CLOSED
         if self.close_exc is None:

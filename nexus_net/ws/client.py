@@ -60,7 +60,7 @@ class connect:
         self.open_timeout = open_timeout
         self.max_redirects = max_redirects
         self.loop = loop
-        self.conn_kwargs = dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
+        self.conn_kwargs: dict[str, Any] = dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
                                 read_buffer_size=read_buffer_size, limit=limit, auto_pong=auto_pong,
                                 close_timeout=close_timeout)
         self.ping = (ping_interval, ping_timeout)

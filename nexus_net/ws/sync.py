@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
-from nexus_net.ws.errors import (ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
+from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
                                  InvalidHandshakeResponse, TooManyRedirects)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES, _parse_head, build_request, check_response
 from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
@@ -60,7 +60,7 @@ class Connection:
                 self._send_raw(session.data_to_send())
             if session.closed_for_reading or self.lost:
                 self._finish()
-                exc = session.close_exc
+                exc = self._closed_exc()
                 if isinstance(exc, ConnectionClosedOK):
                     return None
                 raise exc
@@ -97,6 +97,10 @@ class Connection:
             raise StopIteration
         return msg
 
+    def _closed_exc(self) -> ConnectionClosed:
+        exc = self.session.close_exc
+        return exc if exc is not None else ConnectionClosedError(1006, "", "connection lost")
+
     # ---- sending -----------------------------------------------------------
     def _send_raw(self, data: bytes) -> None:
         if self.lost:
@@ -106,7 +110,7 @@ class Connection:
         except OSError as exc:
             log.debug("send failed: %r", exc)
             self._lost()
-            raise self.session.close_exc from exc
+            raise self._closed_exc() from exc
 
     def send_text(self, text: str) -> None:
         self.session.check_send()
@@ -178,7 +182,7 @@ class Connection:
     def _lost(self) -> None:
         if not self.lost:
             self.lost = True
-            self.session.connection_lost()
+            self.session.mark_lost()
             try:
                 self.sock.close()
             except OSError:
