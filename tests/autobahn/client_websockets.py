@@ -21,16 +21,20 @@ OPTS = {"max_size": MAX_MESSAGE_SIZE, "compression": None, "ping_interval": None
         "open_timeout": 30, "close_timeout": 10}
 
 
+async def one_case(url: str) -> None:
+    async with connect(url, **OPTS) as conn:
+        async for msg in conn:
+            await conn.send(msg)
+
+
 async def run_case(url: str, timeout: float) -> bool:
     try:
-        async with asyncio.timeout(timeout):
-            async with connect(url, **OPTS) as conn:
-                async for msg in conn:
-                    await conn.send(msg)
+        await asyncio.wait_for(one_case(url), timeout)
     except ConnectionClosed:
         pass  # protocol errors end here, after websockets closed the connection
-    except TimeoutError:
+    except asyncio.TimeoutError:
         log(f"{url}: case timed out after {timeout}s")
+        return False
     except (OSError, InvalidHandshake) as exc:
         log(f"{url}: {exc!r}")
     except Exception:

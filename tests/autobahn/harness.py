@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -201,7 +202,7 @@ def running_server(cmd: Sequence[str], port: int = 0, ready_timeout: float = 30.
     """Start a server-under-test script (``cmd + ["--port", port]``), wait for
     the ``READY <port>`` line it prints, yield the port; kill it afterwards."""
     log_path = Path(log) if log else None
-    err = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    err = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen([*cmd, "--port", str(port)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     try:
@@ -421,6 +422,18 @@ def _wstest_cmd(wstest: tuple[str, str], outdir: Path, *args: str) -> list[str]:
             "--case-list", str(outdir / "cases.json"), "--", *args]
 
 
+@contextlib.contextmanager
+def _one_run_at_a_time(dest: str) -> Iterator[None]:
+    """Serialize Autobahn runs on this machine (e.g. under pytest-xdist):
+    the timing-sensitive cases get flaky when two runs share the CPUs."""
+    with open(Path(dest) / ".run.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _require_wstest(wstest: tuple[str, str] | None) -> tuple[str, str]:
     found = wstest or find_wstest()
     if found is None:
@@ -434,8 +447,19 @@ def run_fuzzingserver(client_cmd: Sequence[str], agent: str, outdir: Path | str,
                       wstest: tuple[str, str] | None = None) -> Results:
     """Test a **client**: start ``wstest -m fuzzingserver`` on a free port, run
     ``client_cmd + ["--url", ws://127.0.0.1:PORT, "--agent", agent]``, collect
-    the reports. ``timeout`` bounds the whole run (client included)."""
+    the reports. ``timeout`` bounds the whole run (client included).
+
+    ``cases`` / ``exclude`` are Autobahn case patterns ("1.*", "9.1.1"). The
+    spec, wstest.log and client.log are written into ``outdir`` too.
+    """
     wst = _require_wstest(wstest)
+    with _one_run_at_a_time(wst[1]):
+        return _run_fuzzingserver(wst, client_cmd, agent, outdir, cases, exclude, timeout)
+
+
+def _run_fuzzingserver(wst: tuple[str, str], client_cmd: Sequence[str], agent: str,
+                       outdir: Path | str, cases: Sequence[str], exclude: Sequence[str],
+                       timeout: float) -> Results:
     out = _prepare_outdir(outdir)
     start = time.monotonic()
     deadline = start + timeout
@@ -497,8 +521,16 @@ def run_fuzzingclient(server_url: str, agent: str, outdir: Path | str,
                       timeout: float = DEFAULT_TIMEOUT,
                       wstest: tuple[str, str] | None = None) -> Results:
     """Test a **server** that the caller started at ``server_url``: run
-    ``wstest -m fuzzingclient`` against it and collect the reports."""
+    ``wstest -m fuzzingclient`` against it and collect the reports.
+    ``timeout`` bounds the wstest run; the spec and wstest.log go into ``outdir``."""
     wst = _require_wstest(wstest)
+    with _one_run_at_a_time(wst[1]):
+        return _run_fuzzingclient(wst, server_url, agent, outdir, cases, exclude, timeout)
+
+
+def _run_fuzzingclient(wst: tuple[str, str], server_url: str, agent: str,
+                       outdir: Path | str, cases: Sequence[str], exclude: Sequence[str],
+                       timeout: float) -> Results:
     out = _prepare_outdir(outdir)
     parts = urlsplit(server_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80

@@ -1,0 +1,63 @@
+"""Helpers for the transport tests: echo handlers and raw TCP peers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from nexus_net import ws
+from nexus_net.ws import handshake as hs
+
+
+async def echo(conn):
+    async for msg in conn:
+        if msg.kind is ws.Kind.TEXT:
+            await conn.send_text(msg.text())
+        else:
+            await conn.send_binary(msg.data)
+
+
+@contextlib.asynccontextmanager
+async def nexus_server(handler=echo, **kwargs):
+    kwargs.setdefault("ping_interval", None)
+    server = await ws.serve(handler, "127.0.0.1", 0, **kwargs)
+    try:
+        yield server
+    finally:
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handle):
+    """A plain TCP server on 127.0.0.1 whose connections run handle(reader, writer)."""
+    tasks = set()
+
+    async def wrapper(reader, writer):
+        task = asyncio.current_task()
+        tasks.add(task)
+        try:
+            await handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            tasks.discard(task)
+
+    server = await asyncio.start_server(wrapper, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for t in list(tasks):
+            t.cancel()
+        await server.wait_closed()
+
+
+async def accept_handshake(reader, writer):
+    """Answer a WebSocket upgrade on a raw stream with a valid 101."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    request = hs.parse_request(head)
+    writer.write(hs.build_response(request))
+    await writer.drain()
+    return request
