@@ -45,24 +45,14 @@ TIMEOUT = float(os.environ.get("AUTOBAHN_TIMEOUT", harness.DEFAULT_TIMEOUT))
 REPORTS = Path(os.environ.get("AUTOBAHN_REPORTS") or harness.DEFAULT_REPORTS)
 
 
-def _nexus_ws_ready() -> bool:
-    try:
-        from nexus_net import ws
-    except ImportError:
-        return False
-    return all(hasattr(ws, name) for name in ("connect", "serve", "sync"))
-
-
 @pytest.fixture(scope="module")
 def wstest() -> tuple[str, str]:
-    if not _nexus_ws_ready():
-        pytest.skip("nexus_net.ws.connect not available yet")
     found = harness.find_wstest()
     if found is not None:
         return found  # type: ignore[no-any-return]
     reason = f"Autobahn wstest unavailable: {harness.install_error}"
-    if os.environ.get("AUTOBAHN_REQUIRED", "") not in ("", "0"):
-        pytest.fail(reason)
+    if os.environ.get("AUTOBAHN_REQUIRED", "") not in ("", "0") or os.environ.get("CI") == "true":
+        pytest.fail(reason)         # CI must run the real suite, never skip it quietly
     if importlib.util.find_spec("kosoku") is not None:
         pytest.skip("TODO: Python 2.7 is missing and the kosoku fallback is not implemented "
                     f"yet ({reason})")
@@ -88,6 +78,12 @@ def _check(direction: str, results: Any, capsys: pytest.CaptureFixture[str],
         problems.append(f"{len(failed)} failed case(s):\n{harness.format_failures(results)}")
     if not results:
         problems.append("no results at all")
+    # We aim past "passed": every case OK (INFORMATIONAL cases cannot be OK).
+    lenient = sorted((case for case, r in results.items()
+                      if r.get("behavior") == "NON-STRICT" or r.get("behaviorClose") == "NON-STRICT"),
+                     key=harness.case_key)
+    if lenient:
+        problems.append(f"NON-STRICT (should be OK): {', '.join(lenient)}")
     if results.timed_out:
         problems.append(f"the run timed out after {TIMEOUT:.0f}s")
     if results.returncode not in (0, None):

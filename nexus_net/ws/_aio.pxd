@@ -27,4 +27,4 @@ cdef class Connection(Session):
 
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1
-    cdef int wake_reader(self) except -1
+    cdef int wake_reader(self, bint eager=*) except -1

@@ -27,9 +27,99 @@ cdef extern from "Python.h":
     int PyBUF_WRITE
 
 log = logging.getLogger("nexus_net.ws")
+cdef object _current_task = asyncio.current_task
+cdef object _CancelledError = asyncio.CancelledError
 
 cdef Py_ssize_t MIN_READ = 16 * 1024
 DEFAULT_LIMIT = 4 * 1024 * 1024
+
+
+cdef class Waiter:
+    """A minimal asyncio-compatible future for "bytes arrived".
+
+    Tasks accept any object that speaks the future protocol
+    (``_asyncio_future_blocking``, ``add_done_callback``, ``result``...).
+    Unlike ``asyncio.Future``, ``wake_eager`` runs the waiting task's
+    callback at once instead of through ``loop.call_soon``: when bytes arrive
+    in ``buffer_updated`` (outside any task), the task blocked in ``recv()``
+    resumes right there, saving a trip through the event loop per message.
+    Every other wake-up (cancellation, connection lost) goes through
+    ``call_soon`` like a normal future.
+    """
+
+    cdef object loop
+    cdef list callbacks
+    cdef bint is_done
+    cdef bint is_cancelled
+    cdef public object _asyncio_future_blocking
+
+    def get_loop(self):
+        return self.loop
+
+    def add_done_callback(self, fn, *, context=None):
+        if self.is_done:
+            self.loop.call_soon(fn, self, context=context)
+        else:
+            self.callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn):
+        before = len(self.callbacks)
+        self.callbacks = [(f, c) for f, c in self.callbacks if f != fn]
+        return before - len(self.callbacks)
+
+    def done(self):
+        return self.is_done
+
+    def cancelled(self):
+        return self.is_cancelled
+
+    def cancel(self, msg=None):
+        if self.is_done:
+            return False
+        self.is_cancelled = True
+        self.wake_soon()
+        return True
+
+    def result(self):
+        if self.is_cancelled:
+            raise _CancelledError()
+        return None
+
+    def exception(self):
+        if self.is_cancelled:
+            raise _CancelledError()
+        return None
+
+    def __await__(self):
+        if not self.is_done:
+            self._asyncio_future_blocking = True
+            yield self
+        if self.is_cancelled:
+            raise _CancelledError()
+        return None
+
+    cdef void wake_soon(self):
+        self.is_done = True
+        callbacks, self.callbacks = self.callbacks, []
+        for fn, context in callbacks:
+            self.loop.call_soon(fn, self, context=context)
+
+    cdef void wake_eager(self):
+        self.is_done = True
+        callbacks, self.callbacks = self.callbacks, []
+        for fn, context in callbacks:
+            if context is None:
+                fn(self)
+            else:
+                context.run(fn, self)
+
+
+cdef inline Waiter new_waiter(object loop):
+    cdef Waiter w = Waiter.__new__(Waiter)
+    w.loop = loop
+    w.callbacks = []
+    w._asyncio_future_blocking = False
+    return w
 
 
 cdef class Connection(Session, asyncio.BufferedProtocol):
@@ -83,7 +173,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         b.end += nbytes
         self.bytes_received += nbytes
         if self.recv_waiter is not None:
-            self.wake_reader()
+            self.wake_reader(True)
         elif b.end - b.start > self.read_high and not self.read_paused:
             # Nobody is reading: stop taking bytes until the application
             # catches up (recv() resumes reading).
@@ -121,12 +211,16 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 waiter.set_result(None)
         self.drain_waiters.clear()
 
-    cdef int wake_reader(self) except -1:
-        waiter = self.recv_waiter
+    cdef int wake_reader(self, bint eager=False) except -1:
+        cdef Waiter waiter = self.recv_waiter
         if waiter is not None:
             self.recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+            if not waiter.is_done:
+                # Resuming the task inline is only allowed when no task runs now.
+                if eager and _current_task(self.loop) is None:
+                    waiter.wake_eager()
+                else:
+                    waiter.wake_soon()
         return 0
 
     # ---- internals ---------------------------------------------------------
@@ -180,7 +274,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                     raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
             if self.lost:
                 raise ConnectionError("connection closed during the opening handshake")
-            waiter = self.loop.create_future()
+            waiter = new_waiter(self.loop)
             self.recv_waiter = waiter
             try:
                 await waiter
@@ -252,7 +346,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 if self.read_paused:
                     self.read_paused = False
                     self.transport.resume_reading()
-                waiter = self.loop.create_future()
+                waiter = new_waiter(self.loop)
                 self.recv_waiter = waiter
                 await waiter
                 msg = self.poll()
@@ -377,7 +471,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 continue                 # discard: the application asked to close
             if self.read_done or self.lost:
                 break
-            waiter = self.loop.create_future()
+            waiter = new_waiter(self.loop)
             self.recv_waiter = waiter
             self.in_recv = True
             try:

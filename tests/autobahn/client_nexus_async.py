@@ -20,7 +20,7 @@ from nexus_net import ws
 from _cli import MAX_MESSAGE_SIZE, case_range, case_url, client_args, count_url, log, report_url
 
 
-async def echo(conn: "ws.Connection") -> None:  # type: ignore[name-defined]
+async def echo(conn: "ws.Connection") -> None:
     async for msg in conn:
         if msg.kind is ws.Kind.TEXT:
             await conn.send_text(msg.text())
@@ -56,6 +56,7 @@ async def main() -> int:
     args = client_args(__doc__.splitlines()[0])
     async with await ws.connect(count_url(args.url)) as conn:
         msg = await conn.recv()
+        assert msg is not None, "no case count received"
         count = int(msg.text())
     log(f"{count} cases")
     ok = True

@@ -52,6 +52,7 @@ def main() -> int:
     conn = ws.sync.connect(count_url(args.url))
     try:
         msg = conn.recv(timeout=30)
+        assert msg is not None, "no case count received"
         count = int(msg.text())
     finally:
         conn.close()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
+from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from _cli import MAX_MESSAGE_SIZE, case_range, case_url, client_args, count_url, log, report_url
 
-OPTS = {"max_size": MAX_MESSAGE_SIZE, "compression": None, "ping_interval": None,
+OPTS: dict[str, Any] = {"max_size": MAX_MESSAGE_SIZE, "compression": None, "ping_interval": None,
         "open_timeout": 30, "close_timeout": 10}
 
 

@@ -24,7 +24,8 @@ From a shell (prints the summary and every failed case, exit status 1 on failure
     python tests/autobahn/harness.py server --url ws://127.0.0.1:9001
 
 Results map case ids ("1.1.1", ...) to ``{"behavior", "behaviorClose",
-"result", "resultClose", "remoteCloseCode", "duration"}``. A case that the spec
+"result", "resultClose", "remoteCloseCode", "remoteCloseReason", "duration"}``
+(``result*`` and ``remoteCloseReason`` come from the per-case JSON report). A case that the spec
 selected but that never produced a result (client crashed, timeout, connection
 refused) is reported with behavior ``"MISSING"`` and counts as failed.
 
@@ -350,11 +351,13 @@ def parse_reports(outdir: Path | str, agent: str, missing_reason: str = "") -> R
             "duration": e.get("duration"),
             "result": "",
             "resultClose": "",
+            "remoteCloseReason": None,
         }
         detail = _read_json(out / e["reportfile"]) if e.get("reportfile") else None
         if isinstance(detail, dict):
             row["result"] = detail.get("result") or ""
             row["resultClose"] = detail.get("resultClose") or ""
+            row["remoteCloseReason"] = detail.get("remoteCloseReason")
         res[cid] = row
     expected = _read_json(out / "cases.json") or []
     for cid in expected:
@@ -392,6 +395,10 @@ def summarize(results: dict[str, dict[str, Any]]
             text = r.get("result") or ""
             if bc not in PASS_CLOSE and r.get("resultClose"):
                 text = f"{text} | close: {r['resultClose']}" if text else f"close: {r['resultClose']}"
+            code = r.get("remoteCloseCode")
+            if code is not None:
+                why = r.get("remoteCloseReason")
+                text += f" [peer closed with {code}" + (f" {why!r}]" if why else "]")
             failed.append((cid, str(b), str(bc), text))
     return passed, failed, unimplemented
 

@@ -10,7 +10,8 @@
 #   AUTOBAHN_DEST   install folder (default: ${XDG_CACHE_HOME:-$HOME/.cache}/autobahn-py2)
 #
 # Idempotent: a marker file records a finished install; a second call only
-# prints the path. Exit status 2 means "no Python 2.7 found".
+# prints the path. Exit status 2: no Python 2.7 found; 3: it has no pip;
+# anything else: pip failed (e.g. no network).
 set -euo pipefail
 # (files written here: the packages, $DEST/.python2 with the interpreter path,
 #  and the marker $DEST/.nexus-autobahn-installed holding the pin list)
@@ -57,6 +58,11 @@ fi
 if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$STAMP" && -x "$(cat "$DEST/.python2" 2>/dev/null)" ]]; then
   printf '%s\n' "$DEST"
   exit 0
+fi
+
+if ! "$PY2" -m pip --version >/dev/null 2>&1; then
+  echo "install.sh: $PY2 has no pip; run '$PY2 -m ensurepip' (pyenv's 2.7.18 ships pip)." >&2
+  exit 3
 fi
 
 mkdir -p "$DEST"

@@ -18,7 +18,7 @@ from nexus_net import ws
 from _cli import MAX_MESSAGE_SIZE, log, ready, server_args
 
 
-async def handler(conn: "ws.Connection") -> None:  # type: ignore[name-defined]
+async def handler(conn: "ws.Connection") -> None:
     try:
         async for msg in conn:
             if msg.kind is ws.Kind.TEXT:
