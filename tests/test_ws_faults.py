@@ -268,3 +268,65 @@ async def test_connect_errors_are_clear():
     sock.close()
     with pytest.raises(OSError):
         await ws.connect(f"ws://127.0.0.1:{port}/", **NOPING)
+
+
+async def test_send_applies_write_backpressure():
+    release = asyncio.Event()
+    got = asyncio.get_running_loop().create_future()
+
+    async def lazy_reader(reader, writer):
+        await accept_handshake(reader, writer)
+        await release.wait()                      # read nothing for a while
+        total = 0
+        while total < 200 * 65546:
+            chunk = await reader.read(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+        got.set_result(total)
+
+    async with raw_server(lazy_reader) as port:
+        conn = await ws.connect(f"ws://127.0.0.1:{port}/", **NOPING)
+        transport = conn.transport_
+        high = 256 * 1024
+        transport.set_write_buffer_limits(high=high)
+        payload = b"p" * 65536
+        waited = 0
+        max_buffered = 0
+
+        async def sender():
+            nonlocal waited, max_buffered
+            for _ in range(200):                      # 13 MB, far more than socket buffers
+                pending = conn.send_binary(payload)
+                t0 = asyncio.get_running_loop().time()
+                await pending
+                if asyncio.get_running_loop().time() - t0 > 0.05:
+                    waited += 1
+                max_buffered = max(max_buffered, transport.get_write_buffer_size())
+
+        task = asyncio.ensure_future(sender())
+        await asyncio.sleep(0.5)
+        assert not task.done()                        # blocked: the peer is not reading
+        assert transport.get_write_buffer_size() <= high + 2 * 65546
+        release.set()
+        await asyncio.wait_for(task, 10)
+        assert waited >= 1
+        assert max_buffered <= high + 2 * 65546
+        assert await asyncio.wait_for(got, 10) >= 200 * 65536
+        conn.transport_.abort()
+
+
+async def test_cancelling_a_waiting_recv_leaves_the_connection_usable():
+    async with nexus_server() as server:
+        async with ws.connect(f"ws://127.0.0.1:{server.port}/", **NOPING) as conn:
+            task = asyncio.ensure_future(conn.recv())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await conn.send_text("after cancel")
+            assert (await asyncio.wait_for(conn.recv(), 5)).text() == "after cancel"
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(conn.recv(), 0.05)   # wait_for cancels it too
+            await conn.send_text("again")
+            assert (await asyncio.wait_for(conn.recv(), 5)).text() == "again"

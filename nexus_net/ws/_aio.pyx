@@ -30,6 +30,22 @@ log = logging.getLogger("nexus_net.ws")
 cdef object _current_task = asyncio.current_task
 cdef object _CancelledError = asyncio.CancelledError
 
+
+cdef class _Ready:
+    """An awaitable that is already complete: ``await`` returns None at once.
+
+    ``send_*`` return it when nothing has to wait, which spares a coroutine
+    object per message. Its iterator is permanently exhausted, so awaiting it
+    raises no StopIteration either.
+    """
+
+    def __await__(self):
+        return _EXHAUSTED
+
+
+cdef object _EXHAUSTED = iter(())
+cdef object _READY = _Ready()
+
 cdef Py_ssize_t MIN_READ = 16 * 1024
 DEFAULT_LIMIT = 4 * 1024 * 1024
 
@@ -91,12 +107,12 @@ cdef class Waiter:
         return None
 
     def __await__(self):
-        if not self.is_done:
-            self._asyncio_future_blocking = True
-            yield self
-        if self.is_cancelled:
-            raise _CancelledError()
-        return None
+        # A one-item tuple iterator yields the waiter to the task once and then
+        # ends without raising StopIteration (cheaper than a generator).
+        if self.is_done:
+            return _EXHAUSTED
+        self._asyncio_future_blocking = True
+        return iter((self,))
 
     cdef void wake_soon(self):
         self.is_done = True
@@ -362,36 +378,52 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         return self
 
     async def __anext__(self):
+        cdef Message msg
+        if not self.in_recv:             # fast path, as in recv(): no second coroutine
+            msg = self.poll()
+            if msg is not None:
+                if self.outbox:
+                    self.flush()
+                if self.read_paused and self.reader.buf.end - self.reader.buf.start < self.read_low:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                return msg
         msg = await self.recv()
         if msg is None:
             raise StopAsyncIteration
         return msg
 
     # ---- sending -----------------------------------------------------------
-    async def send_text(self, str text):
-        """Send one TEXT message (waits only when the transport's buffer is full)."""
+    # send_text/send_binary/send are plain methods returning an awaitable:
+    # already complete unless the transport asks us to wait (back-pressure).
+    # The frame is handed to the transport before the method returns.
+    def send_text(self, str text):
+        """Send one TEXT message: ``await conn.send_text(s)`` (waits only when
+        the transport's write buffer is above its high-water mark)."""
         if self.close_sent or self.state != OPEN:
             self.check_send()
         self._write(self.writer.emit_data(1, text, None, True))
         if self.write_paused:
-            await self.drain()
+            return self.drain()
+        return _READY
 
-    async def send_binary(self, data):
-        """Send one BINARY message from any bytes-like object (not modified)."""
+    def send_binary(self, data):
+        """Send one BINARY message from any bytes-like object (not modified):
+        ``await conn.send_binary(b)``."""
         if self.close_sent or self.state != OPEN:
             self.check_send()
         if type(data) is str:
             raise TypeError("send_binary takes a bytes-like object; use send_text for str")
         self._write(self.writer.emit_data(2, data, None, True))
         if self.write_paused:
-            await self.drain()
+            return self.drain()
+        return _READY
 
-    async def send(self, data):
+    def send(self, data):
         """``send_text`` for ``str``, ``send_binary`` for bytes-like objects."""
         if type(data) is str:
-            await self.send_text(data)
-        else:
-            await self.send_binary(data)
+            return self.send_text(data)
+        return self.send_binary(data)
 
     async def send_fragments(self, fragments):
         """Send one message in several frames: an iterable of all-``str`` (TEXT)
