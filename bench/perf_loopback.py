@@ -337,6 +337,50 @@ async def rtt_raw(url: str, payload: bytes, n: int, warm: int) -> list[int]:
     return out
 
 
+async def rtt_raw_await(url: str, payload: bytes, n: int, warm: int) -> list[int]:
+    """The floor for an awaiting client: the raw protocol above, but the
+    application awaits an asyncio.Future per reply instead of a callback."""
+    loop = asyncio.get_running_loop()
+    frame = masked_frame(payload)
+    reply_len = len(plain_frame(payload))
+
+    class Raw(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.t = transport
+            self.head = b""
+            self.got = 0
+            self.waiter = loop.create_future()
+            transport.write(UPGRADE)
+
+        def data_received(self, data: bytes) -> None:
+            if self.head is not None:
+                self.head += data
+                if self.head.find(b"\r\n\r\n") >= 0:
+                    self.head = None
+                    self.waiter.set_result(None)
+                return
+            self.got += len(data)
+            if self.got >= reply_len:
+                self.got -= reply_len
+                if not self.waiter.done():
+                    self.waiter.set_result(None)
+
+    host, port = url[5:].rstrip("/").split(":")
+    transport, proto = await loop.create_connection(Raw, host, int(port))
+    await proto.waiter
+    out: list[int] = []
+    clock = time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        proto.waiter = loop.create_future()
+        transport.write(frame)
+        await proto.waiter
+        if i >= warm:
+            out.append(clock() - t0)
+    transport.close()
+    return out
+
+
 # =============================================================================
 # Throughput clients: each returns (messages counted, seconds)
 # =============================================================================
@@ -449,6 +493,7 @@ def round_trips(cpu_server: int, args: argparse.Namespace) -> list[tuple[str, in
         ("websockets client -> picows server", rtt_websockets, "picows"),
         ("aiohttp client -> picows server", rtt_aiohttp, "picows"),
         ("raw uvloop floor -> picows server", rtt_raw, "picows"),
+        ("raw uvloop + await Future -> picows server", rtt_raw_await, "picows"),
         ("raw uvloop floor -> raw uvloop server", rtt_raw, "raw"),
     ]
     results = []

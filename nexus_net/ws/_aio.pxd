@@ -1,11 +1,22 @@
 from nexus_net.ws._session cimport Session
 
 
+cdef class Waiter:
+    cdef object loop
+    cdef list callbacks
+    cdef bint is_done
+    cdef bint is_cancelled
+    cdef public object _asyncio_future_blocking
+    cdef void wake_soon(self)
+    cdef void wake_eager(self)
+
+
 cdef class Connection(Session):
     cdef object loop
     cdef object transport
     cdef object _write             # transport.write, bound once
-    cdef object recv_waiter        # Future while a task waits for bytes
+    cdef object recv_waiter        # Waiter while a task waits for bytes
+    cdef Waiter spare_waiter       # reused between waits
     cdef bint in_recv
     cdef bint write_paused
     cdef object drain_waiters      # list of Futures

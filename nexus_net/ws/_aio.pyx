@@ -63,12 +63,6 @@ cdef class Waiter:
     ``call_soon`` like a normal future.
     """
 
-    cdef object loop
-    cdef list callbacks
-    cdef bint is_done
-    cdef bint is_cancelled
-    cdef public object _asyncio_future_blocking
-
     def get_loop(self):
         return self.loop
 
@@ -329,14 +323,24 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 return
 
     # ---- receiving ---------------------------------------------------------
-    async def recv(self):
-        """The next TEXT or BINARY ``Message``.
+    def recv(self):
+        """The next TEXT or BINARY ``Message`` (a coroutine: ``await conn.recv()``).
 
         Returns ``None`` once the connection closed cleanly (1000, 1001 or no
         code); raises ``ConnectionClosedError`` when it closed with an error,
         a protocol violation or without a closing handshake (1006).
         Messages already received are always delivered first.
         """
+        return self.receive(False)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return self.receive(True)
+
+    async def receive(self, bint iterating):
+        # One coroutine serves recv() and async iteration (no nested coroutine).
         cdef Message msg
         if self.in_recv:
             raise ConcurrencyError("another task is already waiting in recv() on this connection")
@@ -357,12 +361,14 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                     if self.read_done:
                         self.finish_reading()
                     if isinstance(self.close_exc, ConnectionClosedOK):
+                        if iterating:
+                            raise StopAsyncIteration
                         return None
                     raise self.close_exc
                 if self.read_paused:
                     self.read_paused = False
                     self.transport.resume_reading()
-                waiter = new_waiter(self.loop)
+                waiter = reuse_waiter(self)
                 self.recv_waiter = waiter
                 await waiter
                 msg = self.poll()
@@ -373,25 +379,6 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         finally:
             self.in_recv = False
             self.recv_waiter = None
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        cdef Message msg
-        if not self.in_recv:             # fast path, as in recv(): no second coroutine
-            msg = self.poll()
-            if msg is not None:
-                if self.outbox:
-                    self.flush()
-                if self.read_paused and self.reader.buf.end - self.reader.buf.start < self.read_low:
-                    self.read_paused = False
-                    self.transport.resume_reading()
-                return msg
-        msg = await self.recv()
-        if msg is None:
-            raise StopAsyncIteration
-        return msg
 
     # ---- sending -----------------------------------------------------------
     # send_text/send_binary/send are plain methods returning an awaitable:
@@ -555,3 +542,22 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     def __repr__(self):
         state = {0: "CONNECTING", 1: "OPEN", 2: "CLOSING", 3: "CLOSED"}[self.state]
         return f"<ws.Connection {'client' if self.is_client else 'server'} {state} {self.remote_address}>"
+
+
+cdef inline Waiter reuse_waiter(Connection conn):
+    """The connection's waiter, reset for another wait.
+
+    Reuse is safe once the previous wait finished normally: by the time the
+    waiting task runs again, the waiter's callbacks have all run. A cancelled
+    waiter is replaced, since a late callback may still read its state.
+    """
+    cdef Waiter w = conn.spare_waiter
+    if w is not None and w.is_done and not w.is_cancelled:
+        w.is_done = False
+        w._asyncio_future_blocking = False
+        return w
+    w = new_waiter(conn.loop)
+    conn.spare_waiter = w
+    return w
+
+
