@@ -16,6 +16,7 @@ DEBUG = os.environ.get("NEXUS_NET_DEBUG", "") not in ("", "0")
 
 MODULES = [
     "nexus_net.buf",
+    "nexus_net._tls",
     "nexus_net.ws._utf8",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",

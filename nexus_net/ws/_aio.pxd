@@ -1,3 +1,4 @@
+from nexus_net._tls cimport TlsCodec
 from nexus_net.ws._session cimport Session
 
 
@@ -35,6 +36,7 @@ cdef class Connection(Session):
     cdef public object response_headers
     cdef public object handshake_status
     cdef public object on_connection_made
+    cdef readonly TlsCodec tls
 
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1

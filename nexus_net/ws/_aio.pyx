@@ -15,11 +15,14 @@ import socket
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
+from nexus_net._tls cimport TlsCodec
 from nexus_net.buf cimport ReadBuf
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
 
-from nexus_net.ws.errors import ConcurrencyError, ConnectionClosedOK, InvalidHandshakeResponse
+from nexus_net.tls import TlsError
+from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
+                                 InvalidHandshakeResponse)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
 
 cdef extern from "Python.h":
@@ -167,12 +170,14 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     # ---- asyncio.BufferedProtocol ----------------------------------------
     def connection_made(self, transport):
         self.transport = transport
-        self._write = transport.write
+        self._write = transport.write if self.tls is None else self.tls_write
         if self.on_connection_made is not None:
             self.on_connection_made(self)
 
     def get_buffer(self, Py_ssize_t sizehint):
-        cdef ReadBuf b = self.reader.buf
+        # With TLS the socket fills the ciphertext buffer; plaintext is
+        # decrypted into the reader's buffer in buffer_updated.
+        cdef ReadBuf b = self.reader.buf if self.tls is None else self.tls.cipher
         cdef char* tail = b.reserve(MIN_READ)
         # A view without an owner is safe here: the transport fills it and
         # calls buffer_updated() before anything else can touch the buffer.
@@ -180,7 +185,17 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef ReadBuf b = self.reader.buf
-        b.end += nbytes
+        if self.tls is None:
+            b.end += nbytes
+        else:
+            self.tls.cipher.end += nbytes
+            try:
+                self.tls.ingest()
+                if self.tls.handshake_done:
+                    self.tls.decrypt_into(b)
+            except TlsError as exc:
+                self.tls_failed(exc)
+                return
         self.bytes_received += nbytes
         if self.recv_waiter is not None:
             self.wake_reader(True)
@@ -257,6 +272,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if self.keepalive_task is not None:
             self.keepalive_task.cancel()
         if not self.is_client or not self.close_received:
+            if self.tls is not None and self.tls.handshake_done:
+                self.transport.write(self.tls.shutdown())     # close_notify
             self.transport.close()
         self.close_timer = self.loop.call_later(self.close_timeout, self._abort)
         return 0
@@ -266,6 +283,60 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if not self.lost:
             log.debug("peer did not close TCP within %.1fs; aborting", self.close_timeout)
             self.transport.abort()
+
+    # ---- TLS -----------------------------------------------------------------
+    def start_tls(self, TlsCodec codec):
+        """Run this connection over ``codec`` (before any bytes are received)."""
+        self.tls = codec
+        if self.transport is not None:
+            self._write = self.tls_write
+
+    def tls_write(self, data):
+        if not self.lost:
+            self.tls.encrypt_to(data, self.transport.write)
+
+    def tls_failed(self, exc):
+        """The TLS layer broke: nothing more can be sent or read; drop TCP."""
+        log.debug("TLS failure: %r", exc)
+        if self.close_exc is None:
+            self.end_code = 1006
+            self.end_reason = ""
+            err = ConnectionClosedError(1006, "", f"TLS failure: {exc}")
+            err.__cause__ = exc
+            self.close_exc = err
+        self.read_done = True
+        self.state = CLOSING
+        self.closing_transport = True
+        self.transport.abort()
+        self.wake_reader()
+
+    async def tls_handshake(self):
+        """Drive the TLS handshake to completion (raises TlsHandshakeError)."""
+        cdef TlsCodec tls = self.tls
+        while True:
+            done = tls.do_handshake()
+            out = tls.pending_output()
+            if out and not self.lost:
+                self.transport.write(out)
+            if done:
+                tls.decrypt_into(self.reader.buf)   # application data sent right behind
+                return
+            if self.lost:
+                raise ConnectionError("connection closed during the TLS handshake")
+            waiter = reuse_waiter(self)
+            self.recv_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self.recv_waiter = None
+
+    def write_raw(self, data):
+        """Send bytes outside WebSocket framing (the HTTP handshake), through TLS if on."""
+        self._write(data)
+
+    @property
+    def tls_version(self):
+        return self.tls.version if self.tls is not None else None
 
     # ---- the opening handshake (used by client.py / server.py) ------------
     async def read_head(self):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any, Generator, Iterable, Sequence
 
+from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
@@ -27,8 +28,8 @@ class connect:
 
     * ``headers``: extra request headers, a mapping or ``(name, value)`` pairs;
       ``subprotocols``: offered subprotocols; ``origin``: the Origin header.
-    * ``tls``: a ``nexus_net.tls.TlsConfig`` for ``wss://`` (TLS support
-      arrives with the TLS layer; until then ``wss://`` raises).
+    * ``tls``: a ``nexus_net.tls.TlsConfig`` for ``wss://`` URLs; default:
+      ``TlsConfig()`` (system trust store, host name checked, SNI sent).
     * ``open_timeout`` (10 s): TCP connect + handshake, redirects included;
       ``close_timeout`` (10 s): closing handshake.
     * ``max_message_size`` (16 MiB), ``max_frame_size`` (same): incoming
@@ -50,8 +51,9 @@ class connect:
                  auto_pong: bool = True, read_buffer_size: int = 64 * 1024, limit: int = DEFAULT_LIMIT,
                  max_redirects: int = 5, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.url = parse_url(url)
-        if tls is not None or self.url.secure:
-            raise NotImplementedError("wss:// and tls= need the TLS layer, which is not built yet")
+        if tls is not None and not self.url.secure:
+            raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
+        self.tls = tls
         self.headers: list[tuple[str, str]] = list(
             headers.items() if hasattr(headers, "items") else (headers or ()))
         self.subprotocols = list(subprotocols or ())
@@ -98,14 +100,20 @@ class connect:
 
     async def _handshake(self, loop: asyncio.AbstractEventLoop, url: WsUrl) -> Connection | WsUrl:
         conn = Connection(Role.CLIENT, loop=loop, **self.conn_kwargs)
+        if url.secure:
+            if self.tls is None:
+                self.tls = TlsConfig()
+            conn.start_tls(TlsCodec(self.tls, False, url.host))
         transport, _ = await loop.create_connection(lambda: conn, url.host, url.port)
         try:
             if not self.nodelay:
                 conn.set_nodelay(False)
+            if url.secure:
+                await conn.tls_handshake()
             request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
                                          origin=self.origin, subprotocols=self.subprotocols,
                                          extra_headers=self.headers)
-            transport.write(request)
+            conn.write_raw(request)
             head = await conn.read_head()
             status = _status_of(head)
             if status in REDIRECT_STATUSES:

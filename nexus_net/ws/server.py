@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Sequence
 
+from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
@@ -25,10 +26,13 @@ class Server:
     Use as ``async with await ws.serve(...) as server``.
     """
 
-    def __init__(self, handler: Handler, *, subprotocols: Sequence[str] = (),
+    def __init__(self, handler: Handler, *, tls: TlsConfig | None = None, subprotocols: Sequence[str] = (),
                  open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
                  ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any]) -> None:
         self.handler = handler
+        if tls is not None and not tls.server_side:
+            raise ValueError("serve(tls=...) needs a server config: TlsConfig.server(cert_file, key_file)")
+        self.tls = tls
         self.subprotocols = list(subprotocols)
         self.open_timeout = open_timeout
         self.ping = (ping_interval, ping_timeout)
@@ -41,6 +45,8 @@ class Server:
     # called for every accepted TCP connection
     def _factory(self) -> Connection:
         conn = Connection(Role.SERVER, **self.conn_kwargs)
+        if self.tls is not None:
+            conn.start_tls(TlsCodec(self.tls, True))
         conn.on_connection_made = self._start
         return conn
 
@@ -52,19 +58,23 @@ class Server:
     async def _serve_one(self, conn: Connection) -> None:
         transport = conn.transport_
         try:
-            head = await asyncio.wait_for(conn.read_head(), self.open_timeout)
+            head = await asyncio.wait_for(self._opening(conn), self.open_timeout)
             request = parse_request(head)
         except InvalidHandshakeRequest as exc:
             log.info("rejected handshake from %s: %s", conn.remote_address, exc)
-            transport.write(build_rejection(exc.status or 400, f"{exc}\n"))
+            conn.write_raw(build_rejection(exc.status or 400, f"{exc}\n"))
             transport.close()
+            return
+        except TlsError as exc:
+            log.info("TLS handshake with %s failed: %s", conn.remote_address, exc)
+            transport.abort()
             return
         except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
             log.info("no valid handshake from %s: %r", conn.remote_address, exc)
             transport.abort()
             return
         chosen = next((p for p in request.subprotocols if p in self.subprotocols), None)
-        transport.write(build_response(request, chosen))
+        conn.write_raw(build_response(request, chosen))
         conn.subprotocol = chosen
         conn.request_path = request.path
         conn.request_headers = request.headers
@@ -84,6 +94,12 @@ class Server:
         finally:
             self.connections.discard(conn)
         await conn.close(1000)
+
+    @staticmethod
+    async def _opening(conn: Connection) -> bytes:
+        if conn.tls is not None:
+            await conn.tls_handshake()
+        return await conn.read_head()
 
     async def start(self, host: str | None, port: int, **kwargs: Any) -> Server:
         loop = asyncio.get_running_loop()
@@ -131,7 +147,7 @@ class Server:
 
 
 async def serve(handler: Handler, host: str | None, port: int, *,
-                subprotocols: Sequence[str] = (), open_timeout: float | None = 10.0,
+                tls: TlsConfig | None = None, subprotocols: Sequence[str] = (), open_timeout: float | None = 10.0,
                 close_timeout: float = 10.0, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
                 max_frame_size: int | None = None, ping_interval: float | None = 20.0,
                 ping_timeout: float | None = 20.0, auto_pong: bool = True,
@@ -142,9 +158,10 @@ async def serve(handler: Handler, host: str | None, port: int, *,
     Limits and timeouts mean the same as for ``ws.connect``; other keyword
     arguments go to ``loop.create_server`` (``reuse_port``, ``backlog``...).
     A request that is not a valid WebSocket upgrade gets a 400/405/426
-    answer and the server keeps serving others.
+    answer and the server keeps serving others. ``tls``: a
+    ``TlsConfig.server(...)`` to serve ``wss://``.
     """
-    server = Server(handler, subprotocols=subprotocols, open_timeout=open_timeout,
+    server = Server(handler, tls=tls, subprotocols=subprotocols, open_timeout=open_timeout,
                     ping_interval=ping_interval, ping_timeout=ping_timeout,
                     conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
                                      read_buffer_size=read_buffer_size, limit=limit,
