@@ -20,7 +20,7 @@ from nexus_net.buf cimport ReadBuf
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
 
-from nexus_net.tls import TlsError
+from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
                                  InvalidHandshakeResponse)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
@@ -196,6 +196,11 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             except TlsError as exc:
                 self.tls_failed(exc)
                 return
+            if self.tls.peer_closed and not self.tls.close_sent:
+                # The peer's close_notify: answer it and end TCP; what was
+                # decrypted before it is still delivered.
+                self.transport.write(self.tls.shutdown())
+                self.transport.close()
         self.bytes_received += nbytes
         if self.recv_waiter is not None:
             self.wake_reader(True)
@@ -271,9 +276,11 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.closing_transport = True
         if self.keepalive_task is not None:
             self.keepalive_task.cancel()
+        if self.tls is not None and self.tls.handshake_done:
+            # Nothing more to send: close_notify now (TLS servers such as
+            # asyncio's wait for it before they close TCP).
+            self.transport.write(self.tls.shutdown())
         if not self.is_client or not self.close_received:
-            if self.tls is not None and self.tls.handshake_done:
-                self.transport.write(self.tls.shutdown())     # close_notify
             self.transport.close()
         self.close_timer = self.loop.call_later(self.close_timeout, self._abort)
         return 0
@@ -314,15 +321,17 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         """Drive the TLS handshake to completion (raises TlsHandshakeError)."""
         cdef TlsCodec tls = self.tls
         while True:
-            done = tls.do_handshake()
-            out = tls.pending_output()
-            if out and not self.lost:
-                self.transport.write(out)
+            try:
+                done = tls.do_handshake()
+            finally:
+                out = tls.pending_output()    # handshake bytes, or the alert on failure
+                if out and not self.lost:
+                    self.transport.write(out)
             if done:
                 tls.decrypt_into(self.reader.buf)   # application data sent right behind
                 return
             if self.lost:
-                raise ConnectionError("connection closed during the TLS handshake")
+                raise TlsHandshakeError("the peer closed the connection during the TLS handshake")
             waiter = reuse_waiter(self)
             self.recv_waiter = waiter
             try:

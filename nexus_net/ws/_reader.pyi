@@ -4,6 +4,7 @@ import builtins
 from typing_extensions import Buffer
 from typing import Any, final
 
+from nexus_net.buf import ReadBuf
 from nexus_net.ws.enums import Kind, Role
 
 DEFAULT_MAX_MESSAGE_SIZE: int
@@ -51,3 +52,5 @@ class FrameReader:
     def in_fragmented_message(self) -> bool: ...
     @property
     def buffer_capacity(self) -> int: ...
+    @property
+    def read_buffer(self) -> ReadBuf: ...

@@ -249,6 +249,11 @@ cdef class FrameReader:
         return self.m_opcode != 0
 
     @property
+    def read_buffer(self):
+        """The ReadBuf behind ``buffer()``/``advance()`` (for codecs that fill it directly)."""
+        return self.buf
+
+    @property
     def buffer_capacity(self):
         """Size of the receive buffer now (it grows for large frames, up to a bound)."""
         return self.buf.cap

@@ -67,7 +67,7 @@ class Server:
             return
         except TlsError as exc:
             log.info("TLS handshake with %s failed: %s", conn.remote_address, exc)
-            transport.abort()
+            transport.close()                 # after the alert went out
             return
         except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
             log.info("no valid handshake from %s: %r", conn.remote_address, exc)

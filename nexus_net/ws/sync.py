@@ -12,6 +12,7 @@ import socket
 import time
 from typing import Any, Sequence
 
+from nexus_net.tls import TlsCodec, TlsConfig, TlsError, TlsHandshakeError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
@@ -26,13 +27,74 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 RECV_SIZE = 64 * 1024
 
 
+class _Io:
+    """Moves bytes between a socket and the reader, through TLS when on."""
+
+    def __init__(self, sock: socket.socket, session: Session, codec: TlsCodec | None) -> None:
+        self.sock = sock
+        self.reader = session.reader
+        self.codec = codec
+
+    def fill(self) -> int:
+        """Receive once (or until a whole TLS record is in); plaintext bytes added, 0 at EOF."""
+        if self.codec is None:
+            n = self.sock.recv_into(self.reader.buffer(RECV_SIZE))
+            if n:
+                self.reader.advance(n)
+            return n
+        codec, buf = self.codec, self.reader.read_buffer
+        while True:
+            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            if n == 0:
+                return 0
+            codec.buffer_updated(n)
+            got = codec.read_into(buf)
+            if got:
+                return got
+            if codec.peer_closed:
+                return 0
+
+    def send(self, data: Any) -> None:
+        self.sock.sendall(data if self.codec is None else self.codec.encrypt(data))
+
+    def tls_handshake(self) -> None:
+        codec = self.codec
+        assert codec is not None
+        while True:
+            try:
+                done = codec.do_handshake()
+            finally:
+                out = codec.pending_output()      # handshake bytes, or the alert on failure
+                if out:
+                    self.sock.sendall(out)
+            if done:
+                break
+            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            if n == 0:
+                raise TlsHandshakeError("the peer closed the connection during the TLS handshake")
+            codec.buffer_updated(n)
+        out = codec.pending_output()
+        if out:
+            self.sock.sendall(out)
+        codec.read_into(self.reader.read_buffer)
+
+    def close(self) -> None:
+        if self.codec is not None and self.codec.handshake_done:
+            try:
+                self.sock.sendall(self.codec.shutdown())
+            except OSError:
+                pass
+        self.sock.close()
+
+
 class Connection:
     """A blocking WebSocket client connection. Not thread-safe: use it from
     one thread, or guard it with a lock."""
 
-    def __init__(self, sock: socket.socket, session: Session, *, close_timeout: float,
+    def __init__(self, io: _Io, session: Session, *, close_timeout: float,
                  subprotocol: str | None, response_headers: list[tuple[str, str]]) -> None:
-        self.sock = sock
+        self.io = io
+        self.sock = io.sock
         self.session = session
         self.close_timeout = close_timeout
         self.subprotocol = subprotocol
@@ -72,16 +134,15 @@ class Connection:
             else:
                 self.sock.settimeout(None)
             try:
-                n = self.sock.recv_into(reader.buffer(RECV_SIZE))
+                n = self.io.fill()
             except socket.timeout:
                 raise TimeoutError(f"no message within {timeout}s") from None
-            except OSError as exc:
-                log.debug("socket error: %r", exc)
+            except (OSError, TlsError) as exc:
+                log.debug("receive failed: %r", exc)
                 n = 0
             if n == 0:
                 self._lost()
                 continue                  # deliver what is still buffered first
-            reader.advance(n)
             msg = session.next()
             if msg is not None:
                 if session.has_output:
@@ -106,7 +167,7 @@ class Connection:
         if self.lost:
             return
         try:
-            self.sock.sendall(data)
+            self.io.send(data)
         except OSError as exc:
             log.debug("send failed: %r", exc)
             self._lost()
@@ -151,13 +212,12 @@ class Connection:
                     break
                 self.sock.settimeout(remaining)
                 try:
-                    n = self.sock.recv_into(self._reader.buffer(RECV_SIZE))
-                except OSError:
+                    n = self.io.fill()
+                except (OSError, TlsError):
                     n = 0
                 if n == 0:
                     self._lost()
                     break
-                self._reader.advance(n)
                 while session.next() is not None:
                     pass              # the application asked to close: drop messages
         self._finish()
@@ -169,6 +229,12 @@ class Connection:
                 try:
                     self._send_raw(self.session.data_to_send())
                 except ConnectionClosedError:
+                    pass
+            codec = self.io.codec
+            if codec is not None and codec.handshake_done and not codec.close_sent:
+                try:
+                    self.sock.sendall(codec.shutdown())     # close_notify: we are done sending
+                except OSError:
                     pass
             if self.session.close_received:
                 self.sock.settimeout(self.close_timeout)
@@ -184,7 +250,7 @@ class Connection:
             self.lost = True
             self.session.mark_lost()
             try:
-                self.sock.close()
+                self.io.close()
             except OSError:
                 pass
 
@@ -223,8 +289,8 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
             max_redirects: int = 5) -> Connection:
     """Open a blocking WebSocket connection; arguments as for ``ws.connect``."""
     wsurl = parse_url(url)
-    if tls is not None or wsurl.secure:
-        raise NotImplementedError("wss:// and tls= need the TLS layer, which is not built yet")
+    if tls is not None and not wsurl.secure:
+        raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
     extra = list(headers.items() if hasattr(headers, "items") else (headers or ()))
     offered = list(subprotocols or ())
     deadline = None if open_timeout is None else time.monotonic() + open_timeout
@@ -232,7 +298,10 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
         session = Session(Role.CLIENT, max_message_size=max_message_size,
                           max_frame_size=max_frame_size, buffer_size=read_buffer_size,
                           auto_pong=auto_pong)
-        result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout)
+        if wsurl.secure and tls is None:
+            tls = TlsConfig()
+        result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
+                            tls if wsurl.secure else None)
         if isinstance(result, Connection):
             return result
         wsurl = result
@@ -250,35 +319,41 @@ def _remaining(deadline: float | None, url: WsUrl) -> float | None:
 
 def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offered: list[str],
                origin: str | None, nodelay: bool, deadline: float | None,
-               close_timeout: float) -> Connection | WsUrl:
+               close_timeout: float, tls: TlsConfig | None) -> Connection | WsUrl:
     try:
         sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
     except socket.timeout:
         raise HandshakeTimeout(f"TCP connect to {url} timed out") from None
+    io = _Io(sock, session, TlsCodec(tls, False, url.host) if tls is not None else None)
     try:
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
-                                     origin=origin, subprotocols=offered, extra_headers=extra)
-        sock.sendall(request)
-        reader = session.reader
-        while True:
+        if io.codec is not None:
             sock.settimeout(_remaining(deadline, url))
             try:
-                n = sock.recv_into(reader.buffer(RECV_SIZE))
+                io.tls_handshake()
             except socket.timeout:
-                raise HandshakeTimeout(f"opening handshake with {url} timed out") from None
-            if n == 0:
-                raise ConnectionError(f"{url} closed the connection during the opening handshake")
-            reader.advance(n)
+                raise HandshakeTimeout(f"TLS handshake with {url} timed out") from None
+        request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
+                                     origin=origin, subprotocols=offered, extra_headers=extra)
+        io.send(request)
+        reader = session.reader
+        while True:
             pending = reader.peek(MAX_HEAD_BYTES + 4)
             end = pending.find(b"\r\n\r\n")
             if end >= 0:
                 head = pending[:end + 4]
-                reader.skip(end + 4)
+                reader.skip(end + 4)          # frames may follow in the same read
                 break
             if len(pending) > MAX_HEAD_BYTES:
                 raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
+            sock.settimeout(_remaining(deadline, url))
+            try:
+                n = io.fill()
+            except socket.timeout:
+                raise HandshakeTimeout(f"opening handshake with {url} timed out") from None
+            if n == 0:
+                raise ConnectionError(f"{url} closed the connection during the opening handshake")
         parts = head.split(b" ", 2)
         status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
         if status in REDIRECT_STATUSES:
@@ -294,5 +369,5 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
         sock.close()
         raise
     sock.settimeout(None)
-    return Connection(sock, session, close_timeout=close_timeout,
+    return Connection(io, session, close_timeout=close_timeout,
                       subprotocol=response.subprotocol, response_headers=response.headers)
