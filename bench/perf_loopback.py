@@ -152,8 +152,20 @@ class RawPushServer(asyncio.Protocol):
         self.push()
 
 
-async def run_server(kind: str, count: int) -> None:
+def server_ssl_context(tls_dir: str | None) -> Any:
+    """TLS for the server processes of perf_tls.py (certificate made by trustme)."""
+    if not tls_dir:
+        return None
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(tls_dir, "server.pem"))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    return ctx
+
+
+async def run_server(kind: str, count: int, tls_dir: str | None = None) -> None:
     loop = asyncio.get_running_loop()
+    ssl_ctx = server_ssl_context(tls_dir)
     if kind == "picows":
         import picows
 
@@ -165,7 +177,7 @@ async def run_server(kind: str, count: int) -> None:
                     transport.send_close(frame.get_close_code())
                     transport.disconnect()
 
-        server = await picows.ws_create_server(lambda _r: Echo(), "127.0.0.1", 0)
+        server = await picows.ws_create_server(lambda _r: Echo(), "127.0.0.1", 0, ssl=ssl_ctx)
     elif kind == "nexus":
         from nexus_net import ws
 
@@ -173,7 +185,12 @@ async def run_server(kind: str, count: int) -> None:
             async for msg in conn:
                 await conn.send_binary(msg.data)
 
-        server = (await ws.serve(echo, "127.0.0.1", 0, ping_interval=None)).server
+        tls = None
+        if tls_dir:
+            from nexus_net.tls import TlsConfig
+            tls = TlsConfig.server(os.path.join(tls_dir, "server.pem"), os.path.join(tls_dir, "server.pem"),
+                                   tls13_only=True)
+        server = (await ws.serve(echo, "127.0.0.1", 0, ping_interval=None, tls=tls)).server
     elif kind == "nexus-push":
         from nexus_net import ws
         payload = b"q" * 40
@@ -188,7 +205,7 @@ async def run_server(kind: str, count: int) -> None:
     elif kind == "raw":
         server = await loop.create_server(RawEchoServer, "127.0.0.1", 0)
     elif kind == "raw-push":
-        server = await loop.create_server(lambda: RawPushServer(count), "127.0.0.1", 0)
+        server = await loop.create_server(lambda: RawPushServer(count), "127.0.0.1", 0, ssl=ssl_ctx)
     else:
         raise SystemExit(f"unknown server {kind}")
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
@@ -196,14 +213,16 @@ async def run_server(kind: str, count: int) -> None:
 
 
 class ServerProcess:
-    def __init__(self, kind: str, cpu: int, count: int = 0) -> None:
+    def __init__(self, kind: str, cpu: int, count: int = 0, tls_dir: str | None = None) -> None:
+        extra = ["--tls-dir", tls_dir] if tls_dir else []
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--messages", str(count)],
+            [sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--messages", str(count)] + extra,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("PORT"):
             raise SystemExit(f"{kind} server failed: {line!r}")
-        self.url = f"ws://127.0.0.1:{line.split()[1]}/"
+        self.port = int(line.split()[1])
+        self.url = f"{'wss://localhost' if tls_dir else 'ws://127.0.0.1'}:{self.port}/"
 
     def stop(self) -> None:
         self.proc.stdin.close()
@@ -561,10 +580,11 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--serve")
     ap.add_argument("--cpu", type=int, default=0)
+    ap.add_argument("--tls-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         pin(args.cpu)
-        uvloop.run(run_server(args.serve, args.messages))
+        uvloop.run(run_server(args.serve, args.messages, args.tls_dir))
         return
 
     print("machine:", describe(["nexus-net", "picows", "websockets", "aiohttp", "uvloop"]))

@@ -290,3 +290,102 @@ def test_config_errors_are_clear(pki, tmp_path):
     built = (TlsConfig.builder().ca_file(pki["ca"]).client_cert(pki["client"], pki["client"])
              .tls13_only().alpn(["http/1.1"]).build())
     assert built.context.minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+async def test_long_session_survives_failed_handshakes_in_the_same_thread(pki):
+    """OpenSSL's error queue is per thread: failed handshakes on other
+    connections must never turn this session's reads into errors
+    (CPython issue 148594)."""
+    server = await start(pki)
+    try:
+        conn = await ws.connect(f"wss://localhost:{server.port}/", tls=client_config(pki), **NOPING)
+        untrusted = TlsConfig(ca_file=pki["other_ca"])
+        failures = 0
+        for round_ in range(40):
+            with pytest.raises(TlsCertificateError):
+                await ws.connect(f"wss://localhost:{server.port}/", tls=untrusted, **NOPING)
+            failures += 1
+            for i in range(250):                       # 10,000 round trips in all
+                payload = f"{round_}:{i}".encode() * (1 + i % 50)
+                await conn.send_binary(payload)
+                assert (await conn.recv()).bytes() == payload
+        assert failures == 40
+        await conn.close()
+        assert conn.close_code == 1000
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+async def test_key_update_mid_stream_keeps_working(pki):
+    """OpenSSL's s_server as the peer: its stdin is what it sends, and the
+    line "k" (or "K": update and request one back) makes it send a TLS 1.3
+    KeyUpdate between our frames."""
+    import re
+    import shutil
+    from nexus_net.ws import handshake as hs
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command-line tool is not installed")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        "openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", pki["server"],
+        "-key", pki["server"], "-tls1_3", "-naccept", "1", "-msg",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    seen = b""
+
+    async def read_until(pattern):
+        nonlocal seen
+        while not re.search(pattern, seen):
+            chunk = await asyncio.wait_for(proc.stdout.read(4096), 10)
+            if not chunk:
+                raise AssertionError(f"s_server ended; output: {seen[-2000:]!r}")
+            seen += chunk
+        return re.search(pattern, seen)
+
+    async def say(data):
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        await asyncio.sleep(0.2)        # one stdin read per chunk on s_server's side
+
+    try:
+        await read_until(rb"ACCEPT")
+        connecting = asyncio.ensure_future(
+            ws.connect(f"wss://localhost:{port}/", tls=client_config(pki), **NOPING))
+        key = (await read_until(rb"Sec-WebSocket-Key: (\S+)\r\n")).group(1).decode()
+        await read_until(rb"Sec-WebSocket-Version: 13\r\n\r\n")
+        await say(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {hs.accept_key(key)}\r\n\r\n".encode())
+        conn = await asyncio.wait_for(connecting, 10)
+        await say(b"\x81\x06before")
+        assert (await asyncio.wait_for(conn.recv(), 5)).text() == "before"
+        for command, text in ((b"k\n", b"after-k"), (b"K\n", b"after-K")):
+            await say(command)                              # KeyUpdate from the server
+            await say(bytes([0x81, len(text)]) + text)      # sent under the new keys
+            assert (await asyncio.wait_for(conn.recv(), 5)).text() == text.decode()
+            await conn.send_text("client still sends")      # our side updated too after "K"
+        await say(b"\x81\x03end")
+        assert (await asyncio.wait_for(conn.recv(), 5)).text() == "end"
+        await asyncio.sleep(0.2)
+        try:
+            seen += await asyncio.wait_for(proc.stdout.read(65536), 1)
+        except asyncio.TimeoutError:
+            pass
+        assert b"ERROR" not in seen
+        # -msg logs each TLS message: two KeyUpdates sent by s_server, and ours
+        # in answer to the one that requested an update ("K")
+        assert len(re.findall(rb">>> TLS 1.3, Handshake \[length 0005\], KeyUpdate", seen)) == 2, seen[-3000:]
+        assert re.search(rb"<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate", seen), seen[-3000:]
+        conn.transport_.abort()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
