@@ -119,3 +119,19 @@ def test_autobahn_server(wstest: tuple[str, str], capsys: pytest.CaptureFixture[
             f"ws://127.0.0.1:{port}", "nexus-net", out,
             cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
     _check("server", results, capsys, extra_log=server_log)
+
+
+def test_autobahn_client_async_over_tls(wstest: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The fuzzingserver in wstest's TLS mode (-c/-k), our async client over wss://."""
+    trustme = pytest.importorskip("trustme")
+    out = _outdir("client-nexus-async-tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
+    cert.private_key_pem.write_to_path(str(out / "server.key"))
+    ca.cert_pem.write_to_path(str(out / "ca.pem"))
+    results = harness.run_fuzzingserver(
+        [sys.executable, str(HERE / "client_nexus_async.py"), "--ca", str(out / "ca.pem")],
+        "nexus-async-tls", out, cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest,
+        tls=(str(out / "server.crt"), str(out / "server.key")))
+    _check("client (async, wss://)", results, capsys)

@@ -26,7 +26,23 @@ def client_args(description: str) -> argparse.Namespace:
                    help="give up on one case after this many seconds (default 120)")
     p.add_argument("--first", type=int, default=1, help="first case number (1-based)")
     p.add_argument("--last", type=int, default=0, help="last case number (default: all)")
-    return p.parse_args()
+    p.add_argument("--ca", help="CA file to trust for a wss:// URL")
+    args = p.parse_args()
+    global TLS
+    if args.ca:
+        from nexus_net.tls import TlsConfig
+        TLS = TlsConfig(ca_file=args.ca)
+    return args
+
+
+TLS = None   # the TlsConfig for wss:// runs, set by client_args()
+
+
+def conn_options(**kw: object) -> dict[str, object]:
+    """Keyword arguments for ws.connect / ws.sync.connect in these scripts."""
+    if TLS is not None:
+        kw["tls"] = TLS
+    return kw
 
 
 def server_args(description: str) -> argparse.Namespace:

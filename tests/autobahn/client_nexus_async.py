@@ -17,6 +17,7 @@ import traceback
 import nexus_net
 from nexus_net import ws
 
+import _cli  # noqa: E402
 from _cli import MAX_MESSAGE_SIZE, case_range, case_url, client_args, count_url, log, report_url
 
 
@@ -29,7 +30,7 @@ async def echo(conn: "ws.Connection") -> None:
 
 
 async def one_case(url: str) -> None:
-    conn = await ws.connect(url, max_message_size=MAX_MESSAGE_SIZE)
+    conn = await ws.connect(url, **_cli.conn_options(max_message_size=MAX_MESSAGE_SIZE))
     try:
         await echo(conn)
     finally:
@@ -54,7 +55,7 @@ async def run_case(url: str, timeout: float) -> bool:
 
 async def main() -> int:
     args = client_args(__doc__.splitlines()[0])
-    async with await ws.connect(count_url(args.url)) as conn:
+    async with await ws.connect(count_url(args.url), **_cli.conn_options()) as conn:
         msg = await conn.recv()
         assert msg is not None, "no case count received"
         count = int(msg.text())
@@ -62,7 +63,7 @@ async def main() -> int:
     ok = True
     for n in case_range(args, count):
         ok &= await run_case(case_url(args.url, n, args.agent), args.case_timeout)
-    async with await ws.connect(report_url(args.url, args.agent)) as conn:
+    async with await ws.connect(report_url(args.url, args.agent), **_cli.conn_options()) as conn:
         while await conn.recv() is not None:  # wait for the server's close
             pass
     return 0 if ok else 1

@@ -16,12 +16,13 @@ import traceback
 
 from nexus_net import ws
 
+import _cli  # noqa: E402
 from _cli import MAX_MESSAGE_SIZE, case_range, case_url, client_args, count_url, log, report_url
 
 
 def run_case(url: str, timeout: float) -> bool:
     try:
-        conn = ws.sync.connect(url, max_message_size=MAX_MESSAGE_SIZE)
+        conn = ws.sync.connect(url, **_cli.conn_options(max_message_size=MAX_MESSAGE_SIZE))
     except (OSError, ws.HandshakeError) as exc:
         log(f"{url}: {exc!r}")
         return True
@@ -49,7 +50,7 @@ def run_case(url: str, timeout: float) -> bool:
 
 def main() -> int:
     args = client_args(__doc__.splitlines()[0])
-    conn = ws.sync.connect(count_url(args.url))
+    conn = ws.sync.connect(count_url(args.url), **_cli.conn_options())
     try:
         msg = conn.recv(timeout=30)
         assert msg is not None, "no case count received"
@@ -60,7 +61,7 @@ def main() -> int:
     ok = True
     for n in case_range(args, count):
         ok &= run_case(case_url(args.url, n, args.agent), args.case_timeout)
-    conn = ws.sync.connect(report_url(args.url, args.agent))
+    conn = ws.sync.connect(report_url(args.url, args.agent), **_cli.conn_options())
     try:
         while conn.recv(timeout=120) is not None:  # wait for the server's close
             pass

@@ -451,22 +451,24 @@ def _require_wstest(wstest: tuple[str, str] | None) -> tuple[str, str]:
 def run_fuzzingserver(client_cmd: Sequence[str], agent: str, outdir: Path | str,
                       cases: Sequence[str] = ("*",), exclude: Sequence[str] = (),
                       timeout: float = DEFAULT_TIMEOUT,
-                      wstest: tuple[str, str] | None = None) -> Results:
+                      wstest: tuple[str, str] | None = None,
+                      tls: tuple[str, str] | None = None) -> Results:
     """Test a **client**: start ``wstest -m fuzzingserver`` on a free port, run
     ``client_cmd + ["--url", ws://127.0.0.1:PORT, "--agent", agent]``, collect
     the reports. ``timeout`` bounds the whole run (client included).
 
     ``cases`` / ``exclude`` are Autobahn case patterns ("1.*", "9.1.1"). The
     spec, wstest.log and client.log are written into ``outdir`` too.
+    ``tls=(cert_file, key_file)`` runs the server over wss:// (wstest -c/-k).
     """
     wst = _require_wstest(wstest)
     with _one_run_at_a_time(wst[1]):
-        return _run_fuzzingserver(wst, client_cmd, agent, outdir, cases, exclude, timeout)
+        return _run_fuzzingserver(wst, client_cmd, agent, outdir, cases, exclude, timeout, tls)
 
 
 def _run_fuzzingserver(wst: tuple[str, str], client_cmd: Sequence[str], agent: str,
                        outdir: Path | str, cases: Sequence[str], exclude: Sequence[str],
-                       timeout: float) -> Results:
+                       timeout: float, tls: tuple[str, str] | None = None) -> Results:
     out = _prepare_outdir(outdir)
     start = time.monotonic()
     deadline = start + timeout
@@ -481,12 +483,13 @@ def _run_fuzzingserver(wst: tuple[str, str], client_cmd: Sequence[str], agent: s
     try:
         for _attempt in range(3):  # the free port may be taken before wstest binds it
             port = _free_port()
-            url = f"ws://127.0.0.1:{port}"
+            url = f"{'wss://localhost' if tls else 'ws://127.0.0.1'}:{port}"
             spec = {"url": url, "outdir": str(out), "cases": list(cases),
                     "exclude-cases": list(exclude), "exclude-agent-cases": {}}
             (out / "fuzzingserver.json").write_text(json.dumps(spec, indent=2))
+            tls_args = ["-c", tls[0], "-k", tls[1]] if tls else []
             server = _spawn(_wstest_cmd(wst, out, "-m", "fuzzingserver", "-s",
-                                        str(out / "fuzzingserver.json"), "-u", "0"),
+                                        str(out / "fuzzingserver.json"), "-u", "0", *tls_args),
                             server_log, cwd=out)
             if _wait_port("127.0.0.1", port, server, min(deadline, time.monotonic() + 60)):
                 break
