@@ -486,6 +486,10 @@ def _run_fuzzingserver(wst: tuple[str, str], client_cmd: Sequence[str], agent: s
             url = f"{'wss://localhost' if tls else 'ws://127.0.0.1'}:{port}"
             spec = {"url": url, "outdir": str(out), "cases": list(cases),
                     "exclude-cases": list(exclude), "exclude-agent-cases": {}}
+            if tls:
+                # wstest 25.10.1 does not pass -c/-k on to the fuzzing server
+                # in this mode; it reads them from the spec.
+                spec.update(cert=tls[0], key=tls[1])
             (out / "fuzzingserver.json").write_text(json.dumps(spec, indent=2))
             tls_args = ["-c", tls[0], "-k", tls[1]] if tls else []
             server = _spawn(_wstest_cmd(wst, out, "-m", "fuzzingserver", "-s",
