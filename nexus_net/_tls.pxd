@@ -1,4 +1,4 @@
-from nexus_net.buf cimport ReadBuf
+from nexus_net.buf cimport ReadBuf, Span
 
 
 cdef class TlsCodec:
@@ -11,6 +11,8 @@ cdef class TlsCodec:
     cdef object _ssl_write       # sslobj.write
     cdef object _ssl_pending     # sslobj.pending
     cdef readonly ReadBuf cipher
+    cdef Span in_span
+    cdef Span out_span
     cdef readonly bint server_side
     cdef readonly bint handshake_done
     cdef readonly bint peer_closed

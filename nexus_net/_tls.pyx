@@ -14,7 +14,7 @@ record-sized steps so the outgoing BIO stays small.
 
 import ssl
 
-from nexus_net.buf cimport ReadBuf
+from nexus_net.buf cimport ReadBuf, Span, point
 
 from nexus_net.tls import TlsCertificateError, TlsError, TlsHandshakeError
 
@@ -64,6 +64,8 @@ cdef class TlsCodec:
         self._ssl_read = self.sslobj.read
         self._ssl_write = self.sslobj.write
         self._ssl_pending = self.sslobj.pending
+        self.in_span = Span.__new__(Span)
+        self.out_span = Span.__new__(Span)
         # At most one partial record plus one read waits here.
         self.cipher = ReadBuf(buffer_size, buffer_size + 4 * MAX_CIPHER_RECORD + 64 * 1024)
 
@@ -96,7 +98,7 @@ cdef class TlsCodec:
                 break
             n += rec
         if n:
-            self._bio_write(PyMemoryView_FromMemory(<char*>p, n, PyBUF_READ))
+            self._bio_write(point(self.in_span, <char*>p, n, False))
             c.drop(n)
             self.ciphertext_in += n
         return n
@@ -126,7 +128,7 @@ cdef class TlsCodec:
             tail = rb.reserve(RECORD)
             free = rb.cap - rb.end
             try:
-                n = self._ssl_read(free, PyMemoryView_FromMemory(tail, free, PyBUF_WRITE))
+                n = self._ssl_read(free, point(self.out_span, tail, free, True))
             except _WantRead:
                 break                      # a record without application data
             except _ZeroReturn:

@@ -43,3 +43,20 @@ cdef class WriteBuf:
     cdef char* reserve(self, Py_ssize_t need) except NULL
     cdef char* prepend(self, Py_ssize_t n) except NULL
     cdef int check_not_exported(self) except -1
+
+
+cdef class Span:
+    # A reusable window over memory someone else owns, exposed through the
+    # buffer protocol without allocating a memoryview per use. Consumers copy
+    # the pointer when they acquire the buffer, so re-pointing the span later
+    # never affects a buffer already handed out.
+    cdef char* ptr
+    cdef Py_ssize_t length
+    cdef bint writable
+
+
+cdef inline Span point(Span span, char* ptr, Py_ssize_t length, bint writable):
+    span.ptr = ptr
+    span.length = length
+    span.writable = writable
+    return span

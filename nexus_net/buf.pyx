@@ -307,3 +307,33 @@ cdef class WriteBuf:
 
     def __repr__(self):
         return f"<WriteBuf len={self.end - self.start} capacity={self.cap} headroom_left={self.start}>"
+
+
+cdef class Span:
+    """Internal: a re-pointable buffer-protocol window (see buf.pxd)."""
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        if (flags & PyBUF_WRITABLE) and not self.writable:
+            raise BufferError("this span is read-only")
+        PyBuffer_FillInfo(view, self, self.ptr, self.length, 0 if self.writable else 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __len__(self):
+        return self.length
+
+    def __setitem__(self, key, value):
+        # For transports that copy into the buffer with ``buf[:n] = data``
+        # (asyncio's helper for buffered protocols on the proactor loop).
+        cdef const unsigned char[::1] src = value
+        cdef Py_ssize_t start, stop, step
+        if not self.writable:
+            raise TypeError("this span is read-only")
+        if not isinstance(key, slice):
+            raise TypeError("span assignment takes a slice")
+        start, stop, step = key.indices(self.length)
+        if step != 1 or stop - start != src.shape[0]:
+            raise ValueError("span slice assignment must be contiguous and of equal length")
+        if src.shape[0]:
+            memcpy(self.ptr + start, &src[0], src.shape[0])

@@ -16,7 +16,7 @@ import socket
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from nexus_net._tls cimport TlsCodec
-from nexus_net.buf cimport ReadBuf
+from nexus_net.buf cimport ReadBuf, Span, point
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
 
@@ -163,6 +163,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.read_low = limit // 4
         self.drain_waiters = []
         self.closed_waiter = self.loop.create_future()
+        self.read_span = Span.__new__(Span)
         self.close_timeout = close_timeout
         self.response_headers = []
         self.request_headers = []
@@ -179,9 +180,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         # decrypted into the reader's buffer in buffer_updated.
         cdef ReadBuf b = self.reader.buf if self.tls is None else self.tls.cipher
         cdef char* tail = b.reserve(MIN_READ)
-        # A view without an owner is safe here: the transport fills it and
+        # A span without an owner is safe here: the transport fills it and
         # calls buffer_updated() before anything else can touch the buffer.
-        return PyMemoryView_FromMemory(tail, b.cap - b.end, PyBUF_WRITE)
+        # Re-pointing one span per connection allocates nothing per read.
+        return point(self.read_span, tail, b.cap - b.end, True)
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef ReadBuf b = self.reader.buf
