@@ -9,7 +9,7 @@ import pytest
 from nexus_net import ws
 from nexus_net.ws import handshake as hs
 from wire import frame
-from wsutil import accept_handshake, echo, nexus_server, raw_server
+from wsutil import accept_handshake, nexus_server, raw_server
 
 NOPING = dict(ping_interval=None)
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Generator, Iterable, Sequence
+from typing import Any, Generator, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
-from nexus_net.ws.errors import HandshakeTimeout, InvalidHandshakeResponse, TooManyRedirects
-from nexus_net.ws.handshake import _parse_head, build_request, check_response
+from nexus_net.ws.errors import HandshakeTimeout, TooManyRedirects
+from nexus_net.ws.handshake import build_request, check_response, redirect_target
 from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
 
 log = logging.getLogger("nexus_net.ws.client")
-
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-
 
 class connect:
     """Open a WebSocket client connection.
@@ -115,13 +112,8 @@ class connect:
                                          extra_headers=self.headers)
             conn.write_raw(request)
             head = await conn.read_head()
-            status = _status_of(head)
-            if status in REDIRECT_STATUSES:
-                _, headers = _parse_head(head, "redirect response", InvalidHandshakeResponse)
-                location = next((v for k, v in headers if k.lower() == "location"), None)
-                if location is None:
-                    raise InvalidHandshakeResponse(f"{status} redirect without a Location header",
-                                                   status, headers)
+            location = redirect_target(head)
+            if location is not None:
                 transport.close()
                 return resolve_redirect(url, location)
             response = check_response(head, key, self.subprotocols)
@@ -135,12 +127,3 @@ class connect:
         conn.opened(*self.ping)
         log.debug("connected to %s", url)
         return conn
-
-
-def _status_of(head: bytes) -> int:
-    parts = head.split(b" ", 2)
-    if len(parts) >= 2 and parts[1].isdigit():
-        return int(parts[1])
-    return -1
-
-

@@ -110,6 +110,25 @@ def _tokens(headers: Headers, name: str) -> list[str]:
     return [t.strip().lower() for v in _get(headers, name) for t in v.split(",") if t.strip()]
 
 
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def redirect_target(head: bytes) -> str | None:
+    """The ``Location`` of a redirect response head; None if it is no redirect.
+
+    Raises ``InvalidHandshakeResponse`` for a redirect without a Location.
+    """
+    parts = bytes(head).split(b" ", 2)
+    status = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else -1
+    if status not in REDIRECT_STATUSES:
+        return None
+    _, headers = _parse_head(bytes(head), "redirect response", InvalidHandshakeResponse)
+    location = next((v for k, v in headers if k.lower() == "location"), None)
+    if location is None:
+        raise InvalidHandshakeResponse(f"{status} redirect without a Location header", status, headers)
+    return location
+
+
 @dataclass
 class HandshakeResponse:
     """What a successful ``check_response`` found."""

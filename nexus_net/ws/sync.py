@@ -18,12 +18,11 @@ from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
                                  InvalidHandshakeResponse, TooManyRedirects)
-from nexus_net.ws.handshake import MAX_HEAD_BYTES, _parse_head, build_request, check_response
+from nexus_net.ws.handshake import MAX_HEAD_BYTES, build_request, check_response, redirect_target
 from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
 
 log = logging.getLogger("nexus_net.ws.sync")
 
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 RECV_SIZE = 64 * 1024
 
 
@@ -110,7 +109,7 @@ class Connection:
         seconds (the connection stays usable) and ``ConnectionClosedError``
         when the connection ended with an error or dropped (1006).
         """
-        session, reader = self.session, self._reader
+        session = self.session
         msg = session.next()
         if msg is not None:
             if session.has_output:
@@ -354,14 +353,8 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
                 raise HandshakeTimeout(f"opening handshake with {url} timed out") from None
             if n == 0:
                 raise ConnectionError(f"{url} closed the connection during the opening handshake")
-        parts = head.split(b" ", 2)
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
-        if status in REDIRECT_STATUSES:
-            _, headers = _parse_head(head, "redirect response", InvalidHandshakeResponse)
-            location = next((v for k, v in headers if k.lower() == "location"), None)
-            if location is None:
-                raise InvalidHandshakeResponse(f"{status} redirect without a Location header",
-                                               status, headers)
+        location = redirect_target(head)
+        if location is not None:
             sock.close()
             return resolve_redirect(url, location)
         response = check_response(head, key, offered)
