@@ -202,6 +202,17 @@ async def run_server(kind: str, count: int, tls_dir: str | None = None) -> None:
             await conn.close()
 
         server = (await ws.serve(push, "127.0.0.1", 0, ping_interval=None)).server
+    elif kind == "nexus-push-many":
+        from nexus_net import ws
+        batch = [b"q" * 40] * 256
+
+        async def push_many(conn: Any) -> None:
+            for _ in range(count // 256):
+                await conn.send_many(batch)
+            await conn.send_many([b"q" * 40] * (count % 256))
+            await conn.close()
+
+        server = (await ws.serve(push_many, "127.0.0.1", 0, ping_interval=None)).server
     elif kind == "raw":
         server = await loop.create_server(RawEchoServer, "127.0.0.1", 0)
     elif kind == "raw-push":
@@ -547,6 +558,7 @@ def throughput(args: argparse.Namespace) -> list[tuple[str, float, int]]:
                ("raw uvloop floor (counts bytes)", tput_raw)]
     rates: dict[str, list[float]] = {name: [] for name, _ in clients}
     rates["nexus-net server -> nexus-net client"] = []
+    rates["nexus-net server (send_many, 256 per call) -> nexus-net client"] = []
     for rep in range(args.reps):
         for name, fn in clients[rep % len(clients):] + clients[:rep % len(clients)]:
             n = args.messages if "websockets" not in name and "aiohttp" not in name else args.messages // 4
@@ -567,6 +579,14 @@ def throughput(args: argparse.Namespace) -> list[tuple[str, float, int]]:
         if got != args.messages:
             raise SystemExit(f"nexus->nexus counted {got} of {args.messages}")
         rates["nexus-net server -> nexus-net client"].append(args.messages / seconds)
+        server = ServerProcess("nexus-push-many", 1, args.messages)
+        try:
+            got, seconds = run(tput_nexus(server.url, args.messages))
+        finally:
+            server.stop()
+        if got != args.messages:
+            raise SystemExit(f"nexus send_many->nexus counted {got} of {args.messages}")
+        rates["nexus-net server (send_many, 256 per call) -> nexus-net client"].append(args.messages / seconds)
     return [(name, statistics.median(v), len(v)) for name, v in rates.items()]
 
 

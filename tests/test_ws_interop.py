@@ -219,3 +219,16 @@ async def test_graceful_shutdown_sends_1001():
     assert await asyncio.wait_for(conn.recv(), 5) is None      # 1001 is a clean close
     assert conn.close_code == 1001
     await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def test_send_many_keeps_order_and_kinds(websockets_server):
+    async with ws.connect(websockets_server, **LIMITS) as conn:
+        batch = [f"t{i}" if i % 3 else bytes([i % 256]) * (i % 200) for i in range(600)]
+        await conn.send_many(batch)
+        await conn.send_many([])                         # nothing to send is fine
+        for item in batch:
+            msg = await asyncio.wait_for(conn.recv(), 5)
+            if isinstance(item, str):
+                assert (msg.kind, msg.text()) == (ws.Kind.TEXT, item)
+            else:
+                assert (msg.kind, msg.bytes()) == (ws.Kind.BINARY, item)

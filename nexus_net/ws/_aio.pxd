@@ -1,5 +1,5 @@
 from nexus_net._tls cimport TlsCodec
-from nexus_net.buf cimport Span
+from nexus_net.buf cimport Span, WriteBuf
 from nexus_net.ws._session cimport Session
 
 
@@ -39,6 +39,7 @@ cdef class Connection(Session):
     cdef public object on_connection_made
     cdef readonly TlsCodec tls
     cdef Span read_span
+    cdef WriteBuf batch
 
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1

@@ -99,7 +99,6 @@ class Connection:
         self.subprotocol = subprotocol
         self.response_headers = response_headers
         self.lost = False
-        self._reader = session.reader
 
     # ---- receiving ---------------------------------------------------------
     def recv(self, timeout: float | None = None) -> Message | None:
