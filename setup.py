@@ -22,6 +22,7 @@ MODULES = [
     "nexus_net.ws._writer",
     "nexus_net.ws._session",
     "nexus_net.ws._aio",
+    "nexus_net.http._response",
 ]
 
 if sys.platform == "win32":

@@ -1,0 +1,8 @@
+"""HTTP/1.1: sans-IO Cython codecs (``ResponseReader`` so far)."""
+
+from __future__ import annotations
+
+from nexus_net.http._response import Response, ResponseReader
+from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, HttpError, InvalidResponse
+
+__all__ = ["BodyTooLarge", "HeadTooLarge", "HttpError", "InvalidResponse", "Response", "ResponseReader"]

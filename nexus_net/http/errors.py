@@ -1,0 +1,21 @@
+"""HTTP/1.1 exceptions."""
+
+from __future__ import annotations
+
+from nexus_net.errors import NexusNetError
+
+
+class HttpError(NexusNetError):
+    """Base class of HTTP errors."""
+
+
+class InvalidResponse(HttpError):
+    """The bytes are not a well-formed HTTP/1.x response (or are a smuggling shape)."""
+
+
+class HeadTooLarge(InvalidResponse):
+    """The status line and headers exceed ``max_head_bytes`` or ``max_headers``."""
+
+
+class BodyTooLarge(HttpError):
+    """The body is (or is declared to be) larger than ``max_body_size``."""
