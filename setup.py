@@ -23,6 +23,7 @@ MODULES = [
     "nexus_net.ws._session",
     "nexus_net.ws._aio",
     "nexus_net.http._response",
+    "nexus_net.rest._request",
 ]
 
 if sys.platform == "win32":
