@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nexus_net.http._response import Response, ResponseReader
-from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, HttpError, InvalidResponse
+from nexus_net.http.errors import (BodyTooLarge, ConnectionLost, HeadTooLarge, HttpError, InvalidResponse,
+                                   RequestTimeout)
 
-__all__ = ["BodyTooLarge", "HeadTooLarge", "HttpError", "InvalidResponse", "Response", "ResponseReader"]
+__all__ = ["BodyTooLarge", "ConnectionLost", "HeadTooLarge", "RequestTimeout", "HttpError", "InvalidResponse", "Response", "ResponseReader"]

@@ -1,6 +1,8 @@
 import builtins
 from typing import Any, final
 
+from nexus_net.buf import ReadBuf
+
 @final
 class Response:
     status: int
@@ -37,4 +39,6 @@ class ResponseReader:
     def feed_eof(self) -> None: ...
     @property
     def pending(self) -> int: ...
+    @property
+    def read_buffer(self) -> ReadBuf: ...
     def next(self) -> Response | None: ...

@@ -245,6 +245,11 @@ cdef class ResponseReader:
     def pending(self):
         return self.buf.end - self.buf.start
 
+    @property
+    def read_buffer(self):
+        """The ReadBuf behind ``buffer()``/``advance()`` (for codecs that fill it directly)."""
+        return self.buf
+
     # ---- output -------------------------------------------------------------------------
     def next(self):
         """The next complete ``Response``, or None if more bytes are needed."""

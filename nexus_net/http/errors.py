@@ -19,3 +19,11 @@ class HeadTooLarge(InvalidResponse):
 
 class BodyTooLarge(HttpError):
     """The body is (or is declared to be) larger than ``max_body_size``."""
+
+
+class RequestTimeout(HttpError, TimeoutError):
+    """Connecting, or waiting for the response, took longer than allowed."""
+
+
+class ConnectionLost(HttpError, ConnectionError):
+    """The server closed the connection before the response was complete."""

@@ -1,7 +1,8 @@
-"""REST over HTTP/1.1: request building (``RequestWriter``) so far."""
+"""REST over HTTP/1.1: ``RequestWriter`` builds requests, ``connect()`` sends them."""
 
 from __future__ import annotations
 
 from nexus_net.rest._request import Request, RequestBuilder, RequestWriter
+from nexus_net.rest.client import Client, connect
 
-__all__ = ["Request", "RequestBuilder", "RequestWriter"]
+__all__ = ["Client", "Request", "RequestBuilder", "RequestWriter", "connect"]

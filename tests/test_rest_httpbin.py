@@ -1,0 +1,181 @@
+"""The REST client against a real local httpbin (HTTP and HTTPS)."""
+
+import asyncio
+import gzip
+
+import pytest
+
+from nexus_net import rest
+from nexus_net.http import ConnectionLost, RequestTimeout, ResponseReader
+from nexus_net.rest import RequestWriter
+from nexus_net.tls import TlsConfig
+
+pytest.importorskip("pytest_httpbin")
+httpbin_app = pytest.importorskip("httpbin").app
+
+
+@pytest.fixture
+async def keepalive_server():
+    """aiohttp's server keeps HTTP/1.1 connections alive (pytest-httpbin's
+    server and werkzeug's close every connection); it echoes the query like
+    httpbin's /get."""
+    from aiohttp import web
+
+    async def get(request):
+        return web.json_response({"args": dict(request.query)})
+
+    app = web.Application()
+    app.router.add_get("/get", get)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    await runner.cleanup()
+
+
+async def test_get_with_query_params(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get("/get", params={"symbol": "BTC-USD", "note": "a b&c"})
+        assert r.status == 200
+        assert r.json()["args"] == {"symbol": "BTC-USD", "note": "a b&c"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_methods_with_json_bodies(httpbin, method):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.request(method, f"/{method.lower()}", json={"px": "67000.5", "qty": 2})
+        assert r.status == 200
+        assert r.json()["json"] == {"px": "67000.5", "qty": 2}
+
+
+async def test_custom_headers_and_default_headers(httpbin):
+    async with await rest.connect(httpbin.url, headers={"User-Agent": "nexus-net-test"}) as conn:
+        r = await conn.get("/headers", headers={"X-Api-Key": "k123"})
+        seen = r.json()["headers"]
+        assert seen["X-Api-Key"] == "k123" and seen["User-Agent"] == "nexus-net-test"
+
+
+@pytest.mark.parametrize("code", [200, 201, 204, 404, 500])
+async def test_status_codes(httpbin, code):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get(f"/status/{code}")
+        assert r.status == code
+        if code == 204:
+            assert len(r.body) == 0
+
+
+async def test_redirect_is_not_followed(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get("/redirect-to", params={"url": "/get", "status_code": "301"})
+        assert r.status == 301 and r.header("location") == "/get"
+
+
+async def test_chunked_stream(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get("/stream/5")
+        lines = r.text().strip().split("\n")
+        assert len(lines) == 5
+        assert r.chunked or r.header("content-length") is None
+
+
+async def test_stream_bytes(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get("/stream-bytes/20000", params={"seed": "1", "chunk_size": "1000"})
+        assert len(r.bytes()) == 20000
+
+
+async def test_gzip_is_returned_as_sent(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.get("/gzip")
+        assert r.header("content-encoding") == "gzip"
+        import json
+        assert json.loads(gzip.decompress(r.bytes()))["gzipped"] is True
+
+
+async def test_head_has_no_body(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.request("HEAD", "/get")
+        assert r.status == 200 and len(r.body) == 0
+        assert int(r.header("content-length")) > 0
+
+
+async def test_one_mebibyte_bodies_both_ways(httpbin):
+    payload = ("0123456789abcdef" * 65536)          # 1 MiB of text
+    async with await rest.connect(httpbin.url) as conn:
+        r = await conn.post("/post", data=payload.encode(), headers={"Content-Type": "text/plain"})
+        assert r.status == 200 and len(r.body) > 1_000_000
+        assert r.json()["data"] == payload
+
+
+async def test_send_with_own_writer_and_reader(httpbin):
+    writer = RequestWriter("127.0.0.1", port=httpbin.port, secure=False, base_path="/anything")
+    reader = ResponseReader(max_body_size=1 << 20)
+    async with await rest.connect(httpbin.url) as conn:
+        req = writer.post("/order").query("a", "1").header("X-KEY", "k").body_json({"side": "buy"}).finish()
+        r = await conn.send(req, reader)
+        echoed = r.json()
+        assert echoed["method"] == "POST" and echoed["args"] == {"a": "1"}
+        assert echoed["json"] == {"side": "buy"} and echoed["headers"]["X-Key"] == "k"
+
+
+async def test_keep_alive_reuses_one_connection(keepalive_server):
+    async with await rest.connect(keepalive_server) as conn:
+        first = conn.proto
+        for i in range(200):
+            r = await conn.get("/get", params={"i": str(i)})
+            assert r.json()["args"] == {"i": str(i)} and r.keep_alive
+        assert conn.proto is first                 # never reconnected
+        assert conn.reconnects == 0
+
+
+async def test_reconnects_after_the_server_closed_an_idle_connection(httpbin):
+    # pytest-httpbin closes after every response: each request needs a new connection
+    async with await rest.connect(httpbin.url) as conn:
+        for i in range(5):
+            assert (await conn.get("/get")).status == 200
+        assert conn.reconnects >= 4
+
+
+async def test_https(httpbin_secure):
+    from pytest_httpbin import certs
+    tls = TlsConfig(ca_file=certs.where())
+    async with await rest.connect(httpbin_secure.url, tls=tls) as conn:
+        r = await conn.post("/post", json={"secure": True})
+        assert r.status == 200 and r.json()["json"] == {"secure": True}
+        r = await conn.get("/stream/3")
+        assert len(r.text().strip().split("\n")) == 3
+
+
+async def test_server_that_stalls_hits_the_read_timeout():
+    async def stall(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        conn = await rest.connect(f"http://127.0.0.1:{port}", read_timeout=0.2)
+        with pytest.raises(RequestTimeout):
+            await conn.get("/slow")
+        await conn.close()
+    finally:
+        server.close()
+
+
+async def test_server_closing_mid_body_is_a_clear_error():
+    async def cut(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        conn = await rest.connect(f"http://127.0.0.1:{port}")
+        with pytest.raises(ConnectionLost, match="mid-response"):
+            await conn.post("/x", json={})           # not idempotent: no retry
+        await conn.close()
+    finally:
+        server.close()
