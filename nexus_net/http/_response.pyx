@@ -470,12 +470,15 @@ cdef class ResponseReader:
             r.nfields = count
             # the headers that decide framing
             if ieq(line, colon, "content-length", 14):
-                if z == a or z - a > 18:
-                    self.fail(InvalidResponse(f"invalid Content-Length {PyBytes_FromStringAndSize(line + a, min(z - a, 40))!r}"))
+                if z == a:
+                    self.fail(InvalidResponse("empty Content-Length"))
                 v = 0
                 for i in range(a, z):
                     if not (48 <= line[i] <= 57):
                         self.fail(InvalidResponse(f"invalid Content-Length {PyBytes_FromStringAndSize(line + a, min(z - a, 40))!r}"))
+                    if v > (9223372036854775807 - (line[i] - 48)) // 10:
+                        self.fail(InvalidResponse(f"Content-Length {PyBytes_FromStringAndSize(line + a, min(z - a, 40))!r} "
+                                                  "does not fit in 63 bits"))
                     v = v * 10 + (line[i] - 48)
                 if cl >= 0 and cl != v:
                     self.fail(InvalidResponse(f"two different Content-Length values ({cl} and {v})"))
@@ -618,6 +621,9 @@ cdef class ResponseReader:
             a += 1
         while z > a and (line[z - 1] == 32 or line[z - 1] == 9):
             z -= 1
+        for i in range(a, z):
+            if line[i] == 0 or line[i] == 13:
+                self.fail(InvalidResponse("control character in a trailer value"))
         if self.trailer_list is None:
             self.trailer_list = []
         if len(self.trailer_list) >= self.max_headers:
