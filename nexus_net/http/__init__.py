@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from nexus_net.http._response import Response, ResponseReader
 from nexus_net.http.errors import (BodyTooLarge, ConnectionLost, HeadTooLarge, HttpError, InvalidResponse,
-                                   RequestTimeout)
+                                   ReadBufferFull, RequestTimeout)
 
-__all__ = ["BodyTooLarge", "ConnectionLost", "HeadTooLarge", "RequestTimeout", "HttpError", "InvalidResponse", "Response", "ResponseReader"]
+__all__ = ["BodyTooLarge", "ConnectionLost", "HeadTooLarge", "RequestTimeout", "HttpError", "InvalidResponse", "ReadBufferFull", "Response", "ResponseReader"]

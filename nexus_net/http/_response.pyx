@@ -21,7 +21,8 @@ from nexus_net.buf cimport ReadBuf, Slab, new_slab
 
 import orjson
 
-from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, InvalidResponse
+from nexus_net.errors import BufferFullError
+from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, InvalidResponse, ReadBufferFull
 
 cdef extern from "Python.h":
     object PyMemoryView_FromObject(object obj)
@@ -131,8 +132,13 @@ cdef class Response:
 
     def header(self, str name):
         """The first value of header ``name`` (case-insensitive), or None."""
-        cdef bytes key = name.lower().encode("latin-1")
-        cdef const char* k = key
+        cdef bytes key
+        cdef const char* k
+        try:
+            key = name.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            return None                      # no header name can contain it
+        k = key
         cdef Py_ssize_t i
         for i in range(self.nfields):
             if ieq(self.fields[i].name, self.fields[i].name_len, k, len(key)):
@@ -201,6 +207,7 @@ cdef class ResponseReader:
     cdef Py_ssize_t assembled
     cdef list trailer_list
     cdef Py_ssize_t trailer_bytes
+    cdef bint interim_seen               # a 1xx arrived; the final response has not
 
     def __init__(self, Py_ssize_t buffer_size=32 * 1024, *, Py_ssize_t max_body_size=16 * 1024 * 1024,
                  Py_ssize_t max_headers=100, Py_ssize_t max_head_bytes=16 * 1024, bint strict=True):
@@ -211,17 +218,25 @@ cdef class ResponseReader:
         self.max_headers = max_headers
         self.max_head_bytes = max_head_bytes
         self.strict = strict
-        self.buf = ReadBuf(buffer_size, max_head_bytes + max_body_size + max(buffer_size, 256 * 1024))
+        # Room for one response at its limits plus bulk feeds (pipelined
+        # responses, big socket reads) behind it.
+        self.buf = ReadBuf(buffer_size, max_head_bytes + max_body_size + max(buffer_size, 4 * 1024 * 1024))
         self.state = S_HEAD
         self.failure = None
 
     # ---- input ------------------------------------------------------------------------
     def feed(self, data):
-        self.buf.feed(data)
+        try:
+            self.buf.feed(data)
+        except BufferFullError as exc:
+            raise ReadBufferFull(f"{exc}; call next() between feeds") from None
         self.drained = False
 
     def buffer(self, Py_ssize_t min_free=16384):
-        return self.buf.writable(min_free)
+        try:
+            return self.buf.writable(min_free)
+        except BufferFullError as exc:
+            raise ReadBufferFull(f"{exc}; call next() between reads") from None
 
     def advance(self, Py_ssize_t n):
         self.buf.advance(n)
@@ -238,8 +253,8 @@ cdef class ResponseReader:
             self.fail(InvalidResponse("connection closed mid-response"))
 
     cdef bint idle(self):
-        return (self.state == S_HEAD and self.buf.end == self.buf.start) or self.state == S_UNTIL_CLOSE \
-            or self.state == S_UPGRADED
+        return (self.state == S_HEAD and self.buf.end == self.buf.start and not self.interim_seen) \
+            or self.state == S_UNTIL_CLOSE or self.state == S_UPGRADED
 
     @property
     def pending(self):
@@ -277,7 +292,9 @@ cdef class ResponseReader:
                 if r is None:
                     return None
                 if 100 <= r.status < 200 and r.status != 101:
+                    self.interim_seen = True
                     continue                                   # interim response
+                self.interim_seen = False
                 if r.status == 101:
                     self.state = S_UPGRADED
                     self.head_request = False
@@ -391,7 +408,7 @@ cdef class ResponseReader:
 
     cdef Response parse_head(self, const char* p, Py_ssize_t n):
         cdef Response r = Response.__new__(Response)
-        cdef Py_ssize_t pos, le, i, colon, a, z, count = 0, cap = 16
+        cdef Py_ssize_t pos, le, i, j, colon, a, z, ta, tz, last_a, last_z, count = 0, cap = 16
         cdef const char* line
         cdef Py_ssize_t len_line
         cdef long long cl = -1, v
@@ -452,7 +469,7 @@ cdef class ResponseReader:
             while z > a and (line[z - 1] == 32 or line[z - 1] == 9):
                 z -= 1
             for i in range(a, z):
-                if line[i] == 0 or line[i] == 13:
+                if (<unsigned char>line[i] < 32 and line[i] != 9) or line[i] == 127:
                     self.fail(InvalidResponse("control character in a header value"))
             if count == self.max_headers:
                 self.fail(HeadTooLarge(f"more than max_headers={self.max_headers} headers"))
@@ -485,13 +502,24 @@ cdef class ResponseReader:
                 cl = v
             elif ieq(line, colon, "transfer-encoding", 17):
                 te = True
-                # chunked must be the last coding of the last Transfer-Encoding header
-                i = z
-                while i > a and line[i - 1] != 44:
-                    i -= 1
-                while i < z and (line[i] == 32 or line[i] == 9):
-                    i += 1
-                te_chunked = ieq(line + i, z - i, "chunked", 7)
+                # chunked must be the last coding of the last Transfer-Encoding
+                # header; empty list elements ("chunked,") do not count.
+                last_a = last_z = -1
+                i = a
+                while i <= z:
+                    j = i
+                    while j < z and line[j] != 44:
+                        j += 1
+                    ta, tz = i, j
+                    while ta < tz and (line[ta] == 32 or line[ta] == 9):
+                        ta += 1
+                    while tz > ta and (line[tz - 1] == 32 or line[tz - 1] == 9):
+                        tz -= 1
+                    if tz > ta:
+                        last_a, last_z = ta, tz
+                    i = j + 1
+                if last_a >= 0:
+                    te_chunked = ieq(line + last_a, last_z - last_a, "chunked", 7)
             elif ieq(line, colon, "connection", 10):
                 if has_token(line + a, z - a, "close", 5):
                     conn_close = True
@@ -519,7 +547,7 @@ cdef class ResponseReader:
         cdef const char* nl
         cdef Py_ssize_t avail, le, len_line, i, take
         cdef long long size
-        cdef int d
+        cdef int d, digits
         while True:
             p = b.data + b.start
             avail = b.end - b.start
@@ -537,6 +565,7 @@ cdef class ResponseReader:
                     self.fail(InvalidResponse("bare LF after a chunk size"))
                 size = 0
                 i = 0
+                digits = 0
                 while i < len_line:
                     d = p[i]
                     if 48 <= d <= 57:
@@ -547,14 +576,23 @@ cdef class ResponseReader:
                         d -= 55
                     else:
                         break
-                    if i >= 15:
+                    if size or d:
+                        digits += 1                   # leading zeros do not count
+                    if digits > 15:
                         self.fail(InvalidResponse("chunk size too large"))
                     size = size * 16 + d
                     i += 1
                 if i == 0:
                     self.fail(InvalidResponse(f"invalid chunk size line {PyBytes_FromStringAndSize(p, min(len_line, 40))!r}"))
-                if i < len_line and not (p[i] == 59 or p[i] == 32 or p[i] == 9):
+                # only whitespace, then a ';' chunk extension, may follow the size
+                while i < len_line and (p[i] == 32 or p[i] == 9):
+                    i += 1
+                if i < len_line and p[i] != 59:
                     self.fail(InvalidResponse(f"invalid chunk size line {PyBytes_FromStringAndSize(p, min(len_line, 40))!r}"))
+                while i < len_line:
+                    if p[i] == 13 or p[i] == 0:
+                        self.fail(InvalidResponse("control character in a chunk extension"))
+                    i += 1
                 if self.assembled + size > self.max_body_size:
                     self.fail(BodyTooLarge(f"chunked body exceeds max_body_size={self.max_body_size}"))
                 b.drop(le + 1)
@@ -622,7 +660,7 @@ cdef class ResponseReader:
         while z > a and (line[z - 1] == 32 or line[z - 1] == 9):
             z -= 1
         for i in range(a, z):
-            if line[i] == 0 or line[i] == 13:
+            if (<unsigned char>line[i] < 32 and line[i] != 9) or line[i] == 127:
                 self.fail(InvalidResponse("control character in a trailer value"))
         if self.trailer_list is None:
             self.trailer_list = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nexus_net.errors import NexusNetError
+from nexus_net.errors import BufferFullError, NexusNetError
 
 
 class HttpError(NexusNetError):
@@ -27,3 +27,7 @@ class RequestTimeout(HttpError, TimeoutError):
 
 class ConnectionLost(HttpError, ConnectionError):
     """The server closed the connection before the response was complete."""
+
+
+class ReadBufferFull(HttpError, BufferFullError):
+    """More bytes were fed than the reader may buffer without ``next()`` being called."""
