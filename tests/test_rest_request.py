@@ -52,7 +52,9 @@ value = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=
 @given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
        path=st.lists(token, min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
        query=st.lists(st.tuples(st.text(max_size=10), st.text(max_size=20)), max_size=4),
-       headers=st.lists(st.tuples(token, value), max_size=6),
+       headers=st.lists(st.tuples(token.filter(lambda t: t.lower() not in ("host", "content-length",
+                                                                             "transfer-encoding")),
+                                  value), max_size=6),
        body=st.binary(max_size=3000))
 def test_random_requests_parse_identically_in_h11(method, path, query, headers, body):
     writer = RequestWriter("h.example", port=8443, headroom=64)      # small headroom: the move path too
@@ -99,6 +101,15 @@ def test_header_injection_and_bad_names_are_refused(name, value):
         writer.get("/").header(name, value)
     with pytest.raises(ValueError):
         writer.default_header(name, value)
+
+
+@pytest.mark.parametrize("name", ["Host", "HOST", "content-length", "Transfer-Encoding"])
+def test_headers_the_writer_owns_cannot_be_set_twice(name):
+    writer = RequestWriter("h")
+    with pytest.raises(ValueError, match="written by the RequestWriter"):
+        writer.post("/").header(name, "x")
+    with pytest.raises(ValueError, match="written by the RequestWriter"):
+        writer.default_header(name, "x")
 
 
 def test_bad_paths_and_ordering_errors():

@@ -83,6 +83,16 @@ cdef int check_name(object name) except -1:
     return 0
 
 
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+cdef int check_not_reserved(object name) except -1:
+    if name.lower() in _RESERVED:
+        raise ValueError(f"{name} is written by the RequestWriter (Host from the writer's host, "
+                         "Content-Length from the body); setting it too would send it twice")
+    return 0
+
+
 cdef int check_value(object value) except -1:
     cdef Py_ssize_t n, i
     cdef const unsigned char* p = <const unsigned char*>PyUnicode_AsUTF8AndSize(value, &n)
@@ -194,6 +204,7 @@ cdef class RequestBuilder:
         """Add a header (validated: no CR/LF/NUL injection, token name)."""
         self.check_open()
         check_name(name)
+        check_not_reserved(name)
         check_value(value)
         self.close_line()
         put_str(self.w.head, name)
@@ -353,6 +364,7 @@ cdef class RequestWriter:
     def default_header(self, str name, str value):
         """A header sent with every request from now on."""
         check_name(name)
+        check_not_reserved(name)
         check_value(value)
         self.defaults.append((name, value))
         self.rebuild_fixed()
