@@ -1090,3 +1090,18 @@ def test_fuzz_mutated_bytewise(data):
     specs = data.draw(pipelines(max_size=2))
     bad = data.draw(mutated(b"".join(s.encode() for s in specs)))
     run_fuzz(bytewise(bad), False, True)
+
+
+def test_reset_makes_a_reader_reusable_after_a_read_until_close_body():
+    from nexus_net.http import ResponseReader
+    r = ResponseReader()
+    r.feed(b"HTTP/1.1 200 OK\r\n\r\nuntil close")
+    r.feed_eof()
+    first = r.next()
+    assert first.bytes() == b"until close"
+    r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert r.next() is None                  # nothing may follow a read-until-close body
+    r.reset()
+    r.feed(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert r.next().status == 204
+    assert first.bytes() == b"until close"   # earlier responses keep their bytes

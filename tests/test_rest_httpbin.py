@@ -179,3 +179,10 @@ async def test_server_closing_mid_body_is_a_clear_error():
         await conn.close()
     finally:
         server.close()
+
+
+async def test_head_after_a_read_until_close_response(httpbin):
+    async with await rest.connect(httpbin.url) as conn:
+        assert len((await conn.get("/stream/3")).text().strip().split("\n")) == 3
+        head = await conn.request("HEAD", "/get")
+        assert head.status == 200 and len(head.body) == 0

@@ -242,6 +242,24 @@ cdef class ResponseReader:
         self.buf.advance(n)
         self.drained = False
 
+    def reset(self):
+        """Forget all state and buffered bytes: ready for a new connection.
+
+        Responses already returned stay valid (they keep their own memory)."""
+        self.buf.drop(self.buf.end - self.buf.start)
+        self.state = S_HEAD
+        self.scan = 0
+        self.head_request = False
+        self.eof = False
+        self.drained = False
+        self.failure = None
+        self.current = None
+        self.assembly = None
+        self.assembled = 0
+        self.trailer_list = None
+        self.trailer_bytes = 0
+        self.interim_seen = False
+
     def expect_head(self):
         """The next response answers a HEAD request: it has no body."""
         self.head_request = True

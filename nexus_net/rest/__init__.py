@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from nexus_net.rest import sync
 from nexus_net.rest._request import Request, RequestBuilder, RequestWriter
 from nexus_net.rest.client import Client, connect
 
-__all__ = ["Client", "Request", "RequestBuilder", "RequestWriter", "connect"]
+__all__ = ["Client", "Request", "RequestBuilder", "RequestWriter", "connect", "sync"]

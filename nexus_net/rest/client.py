@@ -169,6 +169,7 @@ class Client:
                 if proto.spare.pending:
                     self._discard()           # bytes nobody asked for: don't trust this connection
                     continue
+                reader.reset()                # reader state belongs to one exchange on one connection
                 proto.reader = reader
                 if req.method == "HEAD":
                     reader.expect_head()

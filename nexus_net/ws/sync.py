@@ -12,7 +12,8 @@ import socket
 import time
 from typing import Any, Sequence
 
-from nexus_net.tls import TlsCodec, TlsConfig, TlsError, TlsHandshakeError
+from nexus_net._blocking_io import BlockingIo
+from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
@@ -23,74 +24,13 @@ from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
 
 log = logging.getLogger("nexus_net.ws.sync")
 
-RECV_SIZE = 64 * 1024
-
-
-class _Io:
-    """Moves bytes between a socket and the reader, through TLS when on."""
-
-    def __init__(self, sock: socket.socket, session: Session, codec: TlsCodec | None) -> None:
-        self.sock = sock
-        self.reader = session.reader
-        self.codec = codec
-
-    def fill(self) -> int:
-        """Receive once (or until a whole TLS record is in); plaintext bytes added, 0 at EOF."""
-        if self.codec is None:
-            n = self.sock.recv_into(self.reader.buffer(RECV_SIZE))
-            if n:
-                self.reader.advance(n)
-            return n
-        codec, buf = self.codec, self.reader.read_buffer
-        while True:
-            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
-            if n == 0:
-                return 0
-            codec.buffer_updated(n)
-            got = codec.read_into(buf)
-            if got:
-                return got
-            if codec.peer_closed:
-                return 0
-
-    def send(self, data: Any) -> None:
-        self.sock.sendall(data if self.codec is None else self.codec.encrypt(data))
-
-    def tls_handshake(self) -> None:
-        codec = self.codec
-        assert codec is not None
-        while True:
-            try:
-                done = codec.do_handshake()
-            finally:
-                out = codec.pending_output()      # handshake bytes, or the alert on failure
-                if out:
-                    self.sock.sendall(out)
-            if done:
-                break
-            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
-            if n == 0:
-                raise TlsHandshakeError("the peer closed the connection during the TLS handshake")
-            codec.buffer_updated(n)
-        out = codec.pending_output()
-        if out:
-            self.sock.sendall(out)
-        codec.read_into(self.reader.read_buffer)
-
-    def close(self) -> None:
-        if self.codec is not None and self.codec.handshake_done:
-            try:
-                self.sock.sendall(self.codec.shutdown())
-            except OSError:
-                pass
-        self.sock.close()
 
 
 class Connection:
     """A blocking WebSocket client connection. Not thread-safe: use it from
     one thread, or guard it with a lock."""
 
-    def __init__(self, io: _Io, session: Session, *, close_timeout: float,
+    def __init__(self, io: BlockingIo, session: Session, *, close_timeout: float,
                  subprotocol: str | None, response_headers: list[tuple[str, str]]) -> None:
         self.io = io
         self.sock = io.sock
@@ -132,7 +72,7 @@ class Connection:
             else:
                 self.sock.settimeout(None)
             try:
-                n = self.io.fill()
+                n = self.io.fill(session.reader)
             except socket.timeout:
                 raise TimeoutError(f"no message within {timeout}s") from None
             except (OSError, TlsError) as exc:
@@ -210,7 +150,7 @@ class Connection:
                     break
                 self.sock.settimeout(remaining)
                 try:
-                    n = self.io.fill()
+                    n = self.io.fill(session.reader)
                 except (OSError, TlsError):
                     n = 0
                 if n == 0:
@@ -322,14 +262,14 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
         sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
     except socket.timeout:
         raise HandshakeTimeout(f"TCP connect to {url} timed out") from None
-    io = _Io(sock, session, TlsCodec(tls, False, url.host) if tls is not None else None)
+    io = BlockingIo(sock, TlsCodec(tls, False, url.host) if tls is not None else None)
     try:
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if io.codec is not None:
             sock.settimeout(_remaining(deadline, url))
             try:
-                io.tls_handshake()
+                io.tls_handshake(session.reader)
             except socket.timeout:
                 raise HandshakeTimeout(f"TLS handshake with {url} timed out") from None
         request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
@@ -347,7 +287,7 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
                 raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
             sock.settimeout(_remaining(deadline, url))
             try:
-                n = io.fill()
+                n = io.fill(reader)
             except socket.timeout:
                 raise HandshakeTimeout(f"opening handshake with {url} timed out") from None
             if n == 0:

@@ -1,0 +1,87 @@
+"""A blocking socket, optionally through the TLS codec, feeding any reader that
+has ``buffer()``/``advance()``/``read_buffer`` (FrameReader, ResponseReader)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Protocol
+
+from nexus_net.buf import ReadBuf
+from nexus_net.tls import TlsCodec, TlsHandshakeError
+
+RECV_SIZE = 64 * 1024
+
+
+class Fillable(Protocol):
+    def buffer(self, min_free: int = ...) -> memoryview: ...
+    def advance(self, n: int) -> None: ...
+    @property
+    def read_buffer(self) -> ReadBuf: ...
+
+
+class BlockingIo:
+    def __init__(self, sock: socket.socket, codec: TlsCodec | None) -> None:
+        self.sock = sock
+        self.codec = codec
+
+    def fill(self, reader: Fillable) -> int:
+        """Receive once (or until a whole TLS record is in); plaintext bytes added, 0 at EOF."""
+        if self.codec is None:
+            n = self.sock.recv_into(reader.buffer(RECV_SIZE))
+            if n:
+                reader.advance(n)
+            return n
+        codec, buf = self.codec, reader.read_buffer
+        while True:
+            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            if n == 0:
+                return 0
+            codec.buffer_updated(n)
+            got = codec.read_into(buf)
+            if got:
+                return got
+            if codec.peer_closed:
+                return 0
+
+    def send(self, data: Any) -> None:
+        self.sock.sendall(data if self.codec is None else self.codec.encrypt(data))
+
+    def tls_handshake(self, reader: Fillable) -> None:
+        codec = self.codec
+        assert codec is not None
+        while True:
+            try:
+                done = codec.do_handshake()
+            finally:
+                out = codec.pending_output()      # handshake bytes, or the alert on failure
+                if out:
+                    self.sock.sendall(out)
+            if done:
+                break
+            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            if n == 0:
+                raise TlsHandshakeError("the peer closed the connection during the TLS handshake")
+            codec.buffer_updated(n)
+        codec.read_into(reader.read_buffer)
+
+    def peer_closed_idle(self) -> bool:
+        """True if the peer has closed (or reset) the connection while we were idle."""
+        try:
+            self.sock.setblocking(False)
+            try:
+                data = self.sock.recv(1, socket.MSG_PEEK)
+            finally:
+                self.sock.setblocking(True)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        return data == b""
+
+    def close(self) -> None:
+        if self.codec is not None and self.codec.handshake_done:
+            try:
+                self.sock.sendall(self.codec.shutdown())
+            except OSError:
+                pass
+        self.sock.close()

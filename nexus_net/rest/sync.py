@@ -1,0 +1,175 @@
+"""The blocking REST client: ``conn = rest.sync.connect(url)``, ``conn.send(req, reader)``.
+
+Same requests, responses, errors and keep-alive rules as the asyncio client,
+over a plain socket: bytes are received with ``recv_into`` straight into the
+``ResponseReader``'s buffer. Use one connection from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from nexus_net._blocking_io import BlockingIo
+from nexus_net.http import ConnectionLost, RequestTimeout, Response, ResponseReader
+from nexus_net.rest._request import Request, RequestWriter
+from nexus_net.rest.client import IDEMPOTENT
+from nexus_net.tls import TlsCodec, TlsConfig, TlsError
+
+log = logging.getLogger("nexus_net.rest")
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection, blocking. See ``rest.Client``."""
+
+    def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
+                 connect_timeout: float | None, read_timeout: float | None,
+                 max_body_size: int, headers: Any) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.tls = tls
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.io: BlockingIo | None = None
+        self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers)
+        self.reader = ResponseReader(max_body_size=max_body_size)
+        self.reconnects = 0
+
+    def _connect(self) -> None:
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except socket.timeout:
+            raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
+                                 f"{self.connect_timeout}s") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        io = BlockingIo(sock, TlsCodec(self.tls, False, self.host) if self.tls is not None else None)
+        if io.codec is not None:
+            try:
+                io.tls_handshake(ResponseReader(4096))
+            except socket.timeout:
+                sock.close()
+                raise RequestTimeout(f"TLS handshake with {self.host}:{self.port} timed out") from None
+            except BaseException:
+                sock.close()
+                raise
+        sock.settimeout(self.read_timeout)
+        self.io = io
+
+    def _discard(self) -> None:
+        if self.io is not None:
+            try:
+                self.io.close()
+            except OSError:
+                pass
+            self.io = None
+
+    def send(self, req: Request, reader: ResponseReader) -> Response:
+        """Send ``req``, wait for and return its response (see ``rest.Client.send``)."""
+        data = req.bytes()
+        for attempt in (0, 1):
+            if self.io is None or self.io.peer_closed_idle():
+                self._discard()
+                if self.reconnects or attempt:
+                    log.debug("reconnecting to %s:%d", self.host, self.port)
+                self._connect()
+                self.reconnects += 1
+            io = self.io
+            assert io is not None
+            reader.reset()                    # reader state belongs to one exchange on one connection
+            if req.method == "HEAD":
+                reader.expect_head()
+            got_bytes = False
+            try:
+                io.send(data)
+                while True:
+                    response = reader.next()
+                    if response is not None:
+                        break
+                    try:
+                        n = io.fill(reader)
+                    except socket.timeout:
+                        self._discard()
+                        raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s") from None
+                    except (OSError, TlsError) as exc:
+                        log.debug("receive failed: %r", exc)
+                        n = 0
+                    if n == 0:
+                        try:
+                            reader.feed_eof()
+                            response = reader.next()
+                        except Exception as exc:
+                            raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
+                        if response is not None:
+                            break
+                        raise ConnectionLost("server closed the connection before responding")
+                    got_bytes = True
+            except ConnectionLost:
+                self._discard()
+                if attempt == 0 and not got_bytes and req.method in IDEMPOTENT:
+                    continue
+                raise
+            except RequestTimeout:
+                raise
+            except OSError as exc:           # the send failed: the connection is gone
+                self._discard()
+                if attempt == 0 and req.method in IDEMPOTENT:
+                    continue
+                raise ConnectionLost(f"sending failed: {exc}") from exc
+            if not response.keep_alive:
+                self._discard()
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, json: Any = None,
+                data: bytes | None = None) -> Response:
+        b = self.writer.request(method, path)
+        for k, v in (params or {}).items():
+            b.query(k, v)
+        for k, v in (headers or {}).items():
+            b.header(k, v)
+        if json is not None:
+            b.header("Content-Type", "application/json").body_json(json)
+        elif data is not None:
+            b.body(data)
+        return self.send(b.finish(), self.reader)
+
+    def get(self, path: str, **kw: Any) -> Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Response:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Response:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Response:
+        return self.request("DELETE", path, **kw)
+
+    def close(self) -> None:
+        self._discard()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
+            read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
+            headers: Any = None) -> Client:
+    """Open a blocking keep-alive connection to ``url``'s origin."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r}: need an http:// or https:// URL with a host")
+    if parts.scheme == "https" and tls is None:
+        tls = TlsConfig()
+    if parts.scheme == "http" and tls is not None:
+        raise ValueError(f"tls= given for {url!r}: use https://")
+    client = Client(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                    tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                    max_body_size=max_body_size, headers=headers)
+    client._connect()
+    return client
