@@ -178,3 +178,23 @@ async def test_closed_pool_refuses():
     with pytest.raises(rest.PoolClosed):
         pool.try_acquire()
     await s.stop()
+
+
+async def test_cancelled_waiter_never_leaks_a_connection(server):
+    pool = await rest.ClientPool.connect(server.url, connections=1)
+    try:
+        held = pool.try_acquire()
+
+        async def waiter():
+            async with pool.acquire(timeout=5):
+                pass
+
+        task = asyncio.ensure_future(waiter())
+        await asyncio.sleep(0.02)
+        pool.release(held)          # handed to the waiter...
+        task.cancel()               # ...which is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.available == 1  # the connection came back
+    finally:
+        await pool.close()

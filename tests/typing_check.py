@@ -86,3 +86,25 @@ async def client_and_server() -> None:
 async def asyncio_sleep() -> None:
     import asyncio
     await asyncio.sleep(0)
+
+
+async def rest_usage() -> None:
+    from nexus_net import rest
+    from nexus_net.http import Response, ResponseReader
+
+    writer = rest.RequestWriter("127.0.0.1", port=8080, secure=False, base_path="/api")
+    reader = ResponseReader(max_body_size=1 << 20)
+    req: rest.Request = writer.post("/order").header("X-KEY", "k").body_json({"q": 1}).finish()
+    conn = await rest.connect("http://127.0.0.1:8080")
+    resp: Response = await conn.send(req, reader)
+    status: int = resp.status
+    ctype: str | None = resp.header("content-type")
+    await conn.close()
+    pool = await rest.ClientPool.connect("http://127.0.0.1:8080", connections=2)
+    async with pool.acquire(timeout=1.0) as client:
+        r2: Response = await client.get("/x", params={"a": 1})
+        assert r2.status == status or ctype is None
+    await pool.close()
+    with rest.sync.connect("http://127.0.0.1:8080") as sconn:
+        r3: Response = sconn.post("/y", json={"b": 2})
+        assert r3.status

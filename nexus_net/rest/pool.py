@@ -102,18 +102,21 @@ class ClientPool:
         self.waiters.append(fut)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            raise PoolTimeout(f"no connection free within {timeout}s ({self.size} in the pool)") from None
-        finally:
-            if not fut.done():
+        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                client = fut.result()          # handed to us just as we gave up
+                if not isinstance(exc, asyncio.CancelledError):
+                    return client
+                self.release(client)           # cancelled: give it back, never leak it
+            else:
                 fut.cancel()
                 try:
                     self.waiters.remove(fut)
                 except ValueError:
                     pass
-            elif not fut.cancelled() and fut.exception() is None and asyncio.current_task().cancelling():
-                # A client was handed to us just as we were cancelled: give it back.
-                self.release(fut.result())
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise PoolTimeout(f"no connection free within {timeout}s ({self.size} in the pool)") from None
 
     def release(self, client: Client) -> None:
         """Give a client back (``acquire``'s context manager does this for you)."""
