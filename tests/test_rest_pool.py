@@ -193,8 +193,10 @@ async def test_cancelled_waiter_never_leaks_a_connection(server):
         await asyncio.sleep(0.02)
         pool.release(held)          # handed to the waiter...
         task.cancel()               # ...which is cancelled before it runs
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert pool.available == 1  # the connection came back
+        try:
+            await task              # asyncio.wait_for may deliver the result instead
+        except asyncio.CancelledError:
+            pass
+        assert pool.available == 1  # either way the connection came back
     finally:
         await pool.close()
