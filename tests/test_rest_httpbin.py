@@ -186,3 +186,58 @@ async def test_head_after_a_read_until_close_response(httpbin):
         assert len((await conn.get("/stream/3")).text().strip().split("\n")) == 3
         head = await conn.request("HEAD", "/get")
         assert head.status == 200 and len(head.body) == 0
+
+
+SERVER_SCRIPT = r"""
+import asyncio, os, sys
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {0})
+REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+class P(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t, self.buf = t, b""
+    def data_received(self, data):
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            n = 0
+            for line in self.buf[:end].split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+            if len(self.buf) < end + 4 + n:
+                return
+            self.buf = self.buf[end + 4 + n:]
+            self.t.write(REPLY)
+async def main():
+    server = await asyncio.get_running_loop().create_server(P, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
+async def test_fast_replies_from_another_process_never_hang():
+    """Regression: the waiter must exist before the reply can arrive. With the
+    server in another process on the same core, a reply used to be processed
+    before the waiting task first ran, and the request hung until read_timeout."""
+    import os
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    saved = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        port = int(proc.stdout.readline())
+        if saved is not None:
+            os.sched_setaffinity(0, {0})
+        conn = await rest.connect(f"http://127.0.0.1:{port}", read_timeout=1)
+        for _ in range(3000):
+            assert (await conn.post("/x", data=b"payload")).bytes() == b"ok"
+        await conn.close()
+    finally:
+        if saved is not None:
+            os.sched_setaffinity(0, saved)
+        proc.stdin.close()
+        proc.wait(10)

@@ -204,11 +204,18 @@ class Client:
                 if response is not None:
                     return response
                 raise ConnectionLost("server closed the connection before responding")
+            # The future must exist before anything can arrive: wait_for() on a
+            # coroutine would only create it when its new task first runs, and
+            # bytes arriving before that would wake nobody.
+            waiter = asyncio.get_running_loop().create_future()
+            proto.waiter = waiter
             try:
-                await asyncio.wait_for(proto.wait(), self.read_timeout)
+                await asyncio.wait_for(waiter, self.read_timeout)
             except asyncio.TimeoutError:
                 self._discard()
                 raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s") from None
+            finally:
+                proto.waiter = None
 
     def _discard(self) -> None:
         if self.proto is not None:

@@ -1,0 +1,310 @@
+"""REST order-entry benchmark: POST with 4 headers and a ~100 B JSON body, 200 OK
+with a ~60 B JSON body, keep-alive, one request in flight.
+
+    python bench/perf_rest.py [--requests 20000] [--reps 5] [--markdown]
+
+(a) in memory: build the request, "write" it (hand it to a no-op sink), parse
+    the canned response: ns per request, side by side with httptools (request
+    built with one b"".join, response parsed by HttpResponseParser) and h11.
+(b) loopback: round trips against a uvloop + httptools server in another
+    process (client and server on one core): our async client, our blocking
+    client, aiohttp, httpx, and a raw-socket floor (hand-made request bytes,
+    the response recognised by its length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import uvloop  # noqa: E402
+
+from _machine import describe  # noqa: E402
+
+BODY = b'{"symbol":"BTC-USD","side":"buy","type":"limit","qty":"0.0125","px":"67012.50","tif":"GTC"}'
+HEADERS = [("Content-Type", "application/json"), ("X-API-KEY", "k" * 32),
+           ("X-TS", "1732492800000"), ("X-SIGNATURE", "s" * 64)]
+REPLY_BODY = b'{"id":"8f2c1e7a","status":"accepted","filled":"0","ts":17324928}'
+REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+         + str(len(REPLY_BODY)).encode() + b"\r\n\r\n" + REPLY_BODY)
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+# ---- (a) in memory ---------------------------------------------------------------------
+
+def mem_nexus(n: int) -> Callable[[], None]:
+    from nexus_net.http import ResponseReader
+    from nexus_net.rest import RequestWriter
+    writer = RequestWriter("api.exchange.example", base_path="/api/v3")
+    reader = ResponseReader()
+    sink = []
+    h = HEADERS
+
+    def run() -> None:
+        for _ in range(n):
+            b = writer.post("/order")
+            b.header(h[0][0], h[0][1]).header(h[1][0], h[1][1]).header(h[2][0], h[2][1]).header(h[3][0], h[3][1])
+            req = b.body(BODY).finish()
+            sink.append(req.data)
+            sink.clear()
+            reader.feed(REPLY)
+            resp = reader.next()
+            resp.status
+            resp.body
+    return run
+
+
+def mem_httptools(n: int) -> Callable[[], None]:
+    import httptools
+    prefix = b"POST /api/v3/order HTTP/1.1\r\nHost: api.exchange.example\r\n"
+    sink = []
+
+    class P:
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self.headers.append((name, value))
+
+        def on_body(self, body: bytes) -> None:
+            self.body = body
+
+    def run() -> None:
+        for _ in range(n):
+            hdrs = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in HEADERS)
+            req = b"".join([prefix, hdrs, b"Content-Length: ", str(len(BODY)).encode(), b"\r\n\r\n", BODY])
+            sink.append(req)
+            sink.clear()
+            p = P()
+            p.headers = []
+            parser = httptools.HttpResponseParser(p)
+            parser.feed_data(REPLY)
+            parser.get_status_code()
+    return run
+
+
+def mem_h11(n: int) -> Callable[[], None]:
+    import h11
+
+    def run() -> None:
+        for _ in range(n):
+            c = h11.Connection(h11.CLIENT)
+            data = c.send(h11.Request(method="POST", target="/api/v3/order",
+                                      headers=[("Host", "api.exchange.example")] + HEADERS
+                                      + [("Content-Length", str(len(BODY)))]))
+            data += c.send(h11.Data(data=BODY)) + c.send(h11.EndOfMessage())
+            c.receive_data(REPLY)
+            while True:
+                ev = c.next_event()
+                if isinstance(ev, h11.EndOfMessage):
+                    break
+    return run
+
+
+# ---- (b) loopback ------------------------------------------------------------------------
+
+class Server(asyncio.Protocol):
+    def connection_made(self, transport: Any) -> None:
+        import httptools
+        self.t = transport
+        self.p = httptools.HttpRequestParser(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.p.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        self.t.write(REPLY)
+
+
+async def serve() -> None:
+    server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def rtt_nexus(port: int, n: int, warm: int) -> list[int]:
+    from nexus_net import rest
+    from nexus_net.http import ResponseReader
+    writer = rest.RequestWriter("127.0.0.1", port=port, secure=False, base_path="/api/v3")
+    reader = ResponseReader()
+    conn = await rest.connect(f"http://127.0.0.1:{port}")
+    out, clock = [], time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        b = writer.post("/order")
+        for k, v in HEADERS:
+            b.header(k, v)
+        resp = await conn.send(b.body(BODY).finish(), reader)
+        resp.body
+        if i >= warm:
+            out.append(clock() - t0)
+    await conn.close()
+    return out
+
+
+def rtt_nexus_sync(port: int, n: int, warm: int) -> list[int]:
+    from nexus_net import rest
+    from nexus_net.http import ResponseReader
+    writer = rest.RequestWriter("127.0.0.1", port=port, secure=False, base_path="/api/v3")
+    reader = ResponseReader()
+    conn = rest.sync.connect(f"http://127.0.0.1:{port}")
+    out, clock = [], time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        b = writer.post("/order")
+        for k, v in HEADERS:
+            b.header(k, v)
+        resp = conn.send(b.body(BODY).finish(), reader)
+        resp.body
+        if i >= warm:
+            out.append(clock() - t0)
+    conn.close()
+    return out
+
+
+async def rtt_aiohttp(port: int, n: int, warm: int) -> list[int]:
+    import aiohttp
+    out, clock = [], time.perf_counter_ns
+    url = f"http://127.0.0.1:{port}/api/v3/order"
+    async with aiohttp.ClientSession() as s:
+        for i in range(warm + n):
+            t0 = clock()
+            async with s.post(url, data=BODY, headers=dict(HEADERS)) as r:
+                await r.read()
+            if i >= warm:
+                out.append(clock() - t0)
+    return out
+
+
+async def rtt_httpx(port: int, n: int, warm: int) -> list[int]:
+    import httpx
+    out, clock = [], time.perf_counter_ns
+    url = f"http://127.0.0.1:{port}/api/v3/order"
+    async with httpx.AsyncClient() as c:
+        for i in range(warm + n):
+            t0 = clock()
+            r = await c.post(url, content=BODY, headers=dict(HEADERS))
+            r.content
+            if i >= warm:
+                out.append(clock() - t0)
+    return out
+
+
+async def rtt_raw(port: int, n: int, warm: int) -> list[int]:
+    loop = asyncio.get_running_loop()
+    request = (b"POST /api/v3/order HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               + b"".join(f"{k}: {v}\r\n".encode() for k, v in HEADERS)
+               + b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+    done = loop.create_future()
+    out: list[int] = []
+    clock = time.perf_counter_ns
+
+    class Raw(asyncio.Protocol):
+        def connection_made(self, t: Any) -> None:
+            self.t, self.got, self.i = t, 0, 0
+            self.t0 = clock()
+            t.write(request)
+
+        def data_received(self, data: bytes) -> None:
+            self.got += len(data)
+            if self.got < len(REPLY):
+                return
+            self.got -= len(REPLY)
+            if self.i >= warm:
+                out.append(clock() - self.t0)
+            self.i += 1
+            if self.i == warm + n:
+                done.set_result(None)
+                return
+            self.t0 = clock()
+            self.t.write(request)
+
+    t, _ = await loop.create_connection(Raw, "127.0.0.1", port)
+    await done
+    t.close()
+    return out
+
+
+def pct(v: list[int], q: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, int(q * len(s)))] / 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--warmup", type=int, default=2_000)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--serve", action="store_true")
+    args = ap.parse_args()
+    if args.serve:
+        pin(0)
+        uvloop.run(serve())
+        return
+    md = args.markdown
+    print("machine:", describe(["nexus-net", "httptools", "h11", "aiohttp", "httpx", "uvloop"]))
+    pin(0)
+    n = 10_000
+    mems = {"nexus-net (RequestWriter + ResponseReader)": mem_nexus(n),
+            "httptools (b''.join + HttpResponseParser)": mem_httptools(n), "h11": mem_h11(n // 10)}
+    counts = {"h11": n // 10}
+    res: dict[str, list[float]] = {k: [] for k in mems}
+    for rep in range(max(args.reps, 10)):
+        for name, fn in mems.items():
+            t0 = time.perf_counter_ns()
+            fn()
+            res[name].append((time.perf_counter_ns() - t0) / counts.get(name, n))
+    best = statistics.median(res["httptools (b''.join + HttpResponseParser)"])
+    print("\n(a) build + write + parse in memory, ns per request (median and p99 over repetitions)")
+    if md:
+        print("\n| library | median ns | p99 ns | vs httptools |\n|---|---:|---:|---:|")
+    for name, v in res.items():
+        med, worst = statistics.median(v), sorted(v)[-1]
+        print(f"| {name} | {med:,.0f} | {worst:,.0f} | {med / best:.2f}x |" if md else
+              f"  {name:<46}{med:>10,.0f}{worst:>10,.0f}   {med / best:.2f}x")
+
+    proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().split()[1])
+    clients = [("nexus-net async", rtt_nexus), ("nexus-net blocking", rtt_nexus_sync),
+               ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw)]
+    rtts: dict[str, list[int]] = {k: [] for k, _ in clients}
+    p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
+    try:
+        for rep in range(args.reps):
+            for name, fn in clients[rep % len(clients):] + clients[:rep % len(clients)]:
+                r = fn(port, args.requests, args.warmup)
+                got = uvloop.run(r) if asyncio.iscoroutine(r) else r
+                rtts[name].extend(got)
+                p50s[name].append(pct(got, 0.5))
+                print(f"    rep {rep + 1}: {name:<22} p50 {pct(got, 0.5):.1f} us", file=sys.stderr, flush=True)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    floor = statistics.median(p50s["raw socket floor"])
+    print(f"\n(b) loopback round trip vs a uvloop + httptools server (same core), "
+          f"{args.requests:,} x {args.reps} after {args.warmup:,} warm-up, us")
+    if md:
+        print("\n| client | p50 | p99 | p99.9 | req/s (1/p50) | p50 vs floor |\n|---|---:|---:|---:|---:|---:|")
+    for name, _ in clients:
+        p50 = statistics.median(p50s[name])
+        v = rtts[name]
+        print(f"| {name} | {p50:.1f} | {pct(v, 0.99):.1f} | {pct(v, 0.999):.1f} | {1e6 / p50:,.0f} | {p50 / floor:.2f}x |"
+              if md else f"  {name:<22} p50 {p50:6.1f}  p99 {pct(v, 0.99):6.1f}  p99.9 {pct(v, 0.999):6.1f}  "
+              f"({p50 / floor:.2f}x floor)")
+
+
+if __name__ == "__main__":
+    main()
