@@ -466,29 +466,7 @@ cdef class ResponseReader:
             pos += le + 1
             if len_line == 0:
                 break                                          # the empty line
-            if line[0] == 32 or line[0] == 9:
-                self.fail(InvalidResponse("obsolete line folding (a header line starting with whitespace)"))
-            colon = -1
-            for i in range(len_line):
-                if line[i] == 58:
-                    colon = i
-                    break
-                if not TCHAR[<unsigned char>line[i]]:
-                    self.fail(InvalidResponse(
-                        f"invalid character {PyBytes_FromStringAndSize(line + i, 1)!r} in header name "
-                        f"{PyBytes_FromStringAndSize(line, min(len_line, 60))!r}"))
-            if colon <= 0:
-                self.fail(InvalidResponse(
-                    f"header line without a name and colon: {PyBytes_FromStringAndSize(line, min(len_line, 60))!r}"))
-            a = colon + 1
-            z = len_line
-            while a < z and (line[a] == 32 or line[a] == 9):
-                a += 1
-            while z > a and (line[z - 1] == 32 or line[z - 1] == 9):
-                z -= 1
-            for i in range(a, z):
-                if (<unsigned char>line[i] < 32 and line[i] != 9) or line[i] == 127:
-                    self.fail(InvalidResponse("control character in a header value"))
+            self.split_field(line, len_line, "header", &colon, &a, &z)
             if count == self.max_headers:
                 self.fail(HeadTooLarge(f"more than max_headers={self.max_headers} headers"))
             if count == cap:
@@ -660,18 +638,24 @@ cdef class ResponseReader:
                 self.add_trailer(p, len_line)
                 b.drop(le + 1)
 
-    cdef int add_trailer(self, const char* line, Py_ssize_t n) except -1:
+    cdef int split_field(self, const char* line, Py_ssize_t n, str what, Py_ssize_t* colon_out,
+                         Py_ssize_t* a_out, Py_ssize_t* z_out) except -1:
+        """Validate one ``name: value`` line (a header or a trailer): the colon's
+        index and the value's bounds without surrounding whitespace."""
         cdef Py_ssize_t i, colon = -1, a, z
         if line[0] == 32 or line[0] == 9:
-            self.fail(InvalidResponse("obsolete line folding in chunked trailers"))
+            self.fail(InvalidResponse(f"obsolete line folding (a {what} line starting with whitespace)"))
         for i in range(n):
             if line[i] == 58:
                 colon = i
                 break
             if not TCHAR[<unsigned char>line[i]]:
-                self.fail(InvalidResponse("invalid character in a trailer name"))
+                self.fail(InvalidResponse(
+                    f"invalid character {PyBytes_FromStringAndSize(line + i, 1)!r} in {what} name "
+                    f"{PyBytes_FromStringAndSize(line, min(n, 60))!r}"))
         if colon <= 0:
-            self.fail(InvalidResponse("trailer line without a name and colon"))
+            self.fail(InvalidResponse(
+                f"{what} line without a name and colon: {PyBytes_FromStringAndSize(line, min(n, 60))!r}"))
         a, z = colon + 1, n
         while a < z and (line[a] == 32 or line[a] == 9):
             a += 1
@@ -679,7 +663,13 @@ cdef class ResponseReader:
             z -= 1
         for i in range(a, z):
             if (<unsigned char>line[i] < 32 and line[i] != 9) or line[i] == 127:
-                self.fail(InvalidResponse("control character in a trailer value"))
+                self.fail(InvalidResponse(f"control character in a {what} value"))
+        colon_out[0], a_out[0], z_out[0] = colon, a, z
+        return 0
+
+    cdef int add_trailer(self, const char* line, Py_ssize_t n) except -1:
+        cdef Py_ssize_t i, colon = -1, a, z
+        self.split_field(line, n, "trailer", &colon, &a, &z)
         if self.trailer_list is None:
             self.trailer_list = []
         if len(self.trailer_list) >= self.max_headers:

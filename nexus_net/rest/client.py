@@ -16,6 +16,21 @@ log = logging.getLogger("nexus_net.rest")
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
+def build_request(writer: RequestWriter, method: str, path: str, params: Mapping[str, Any] | None,
+                  headers: Mapping[str, str] | None, json: Any, data: bytes | None) -> Request:
+    """The request the ``get``/``post``/... conveniences send."""
+    b = writer.request(method, path)
+    for k, v in (params or {}).items():
+        b.query(k, v)
+    for k, v in (headers or {}).items():
+        b.header(k, v)
+    if json is not None:
+        b.header("Content-Type", "application/json").body_json(json)
+    elif data is not None:
+        b.body(data)
+    return b.finish()
+
+
 class _Protocol(asyncio.BufferedProtocol):
     """Moves bytes between the socket and the current request's ResponseReader."""
 
@@ -226,16 +241,8 @@ class Client:
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                       headers: Mapping[str, str] | None = None, json: Any = None,
                       data: bytes | None = None) -> Response:
-        b = self.writer.request(method, path)
-        for k, v in (params or {}).items():
-            b.query(k, v)
-        for k, v in (headers or {}).items():
-            b.header(k, v)
-        if json is not None:
-            b.header("Content-Type", "application/json").body_json(json)
-        elif data is not None:
-            b.body(data)
-        return await self.send(b.finish(), self.reader)
+        req = build_request(self.writer, method, path, params, headers, json, data)
+        return await self.send(req, self.reader)
 
     async def get(self, path: str, **kw: Any) -> Response:
         return await self.request("GET", path, **kw)

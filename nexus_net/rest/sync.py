@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from nexus_net._blocking_io import BlockingIo
 from nexus_net.http import ConnectionLost, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._request import Request, RequestWriter
-from nexus_net.rest.client import IDEMPOTENT
+from nexus_net.rest.client import IDEMPOTENT, build_request
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")
@@ -124,16 +124,7 @@ class Client:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json: Any = None,
                 data: bytes | None = None) -> Response:
-        b = self.writer.request(method, path)
-        for k, v in (params or {}).items():
-            b.query(k, v)
-        for k, v in (headers or {}).items():
-            b.header(k, v)
-        if json is not None:
-            b.header("Content-Type", "application/json").body_json(json)
-        elif data is not None:
-            b.body(data)
-        return self.send(b.finish(), self.reader)
+        return self.send(build_request(self.writer, method, path, params, headers, json, data), self.reader)
 
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)
