@@ -12,7 +12,7 @@ its own. Every limit is enforced before the bytes it guards are buffered.
 
 cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcpy
@@ -100,7 +100,8 @@ cdef class Response:
     cdef Py_ssize_t cl                   # declared Content-Length, -1 if none
     cdef const char* reason_ptr
     cdef Py_ssize_t reason_len
-    cdef Field* fields
+    cdef Field* fields                   # inline_fields, or a heap array for big heads
+    cdef Field inline_fields[16]
     cdef Py_ssize_t nfields
     cdef Slab head_slab                  # pinned: the fields point into it
     cdef Slab body_slab                  # pinned: the body points into it
@@ -112,7 +113,7 @@ cdef class Response:
         raise TypeError("Response objects are created by ResponseReader")
 
     def __dealloc__(self):
-        if self.fields != NULL:
+        if self.fields != NULL and self.fields != self.inline_fields:
             PyMem_Free(self.fields)
         if self.head_slab is not None:
             self.head_slab.pins -= 1
@@ -226,6 +227,18 @@ cdef class ResponseReader:
 
     # ---- input ------------------------------------------------------------------------
     def feed(self, data):
+        cdef char* dst
+        cdef Py_ssize_t n
+        if type(data) is bytes:                  # fast path: no buffer acquisition
+            n = PyBytes_GET_SIZE(data)
+            try:
+                dst = self.buf.reserve(n)
+            except BufferFullError as exc:
+                raise ReadBufferFull(f"{exc}; call next() between feeds") from None
+            memcpy(dst, PyBytes_AS_STRING(data), n)
+            self.buf.end += n
+            self.drained = False
+            return
         try:
             self.buf.feed(data)
         except BufferFullError as exc:
@@ -453,11 +466,8 @@ cdef class ResponseReader:
         for i in range(r.reason_len):
             if r.reason_ptr[i] == 0 or r.reason_ptr[i] == 13:
                 self.fail(InvalidResponse("control character in the reason phrase"))
-        # header lines
-        fields = <Field*>PyMem_Malloc(cap * sizeof(Field))
-        if fields == NULL:
-            raise MemoryError()
-        r.fields = fields
+        # header lines: up to 16 fit inside the Response, more go to the heap
+        r.fields = r.inline_fields
         pos = le + 1
         while pos < n:
             line = p + pos
@@ -471,9 +481,15 @@ cdef class ResponseReader:
                 self.fail(HeadTooLarge(f"more than max_headers={self.max_headers} headers"))
             if count == cap:
                 cap *= 2
-                fields = <Field*>PyMem_Realloc(r.fields, cap * sizeof(Field))
-                if fields == NULL:
-                    raise MemoryError()
+                if r.fields == r.inline_fields:
+                    fields = <Field*>PyMem_Malloc(cap * sizeof(Field))
+                    if fields == NULL:
+                        raise MemoryError()
+                    memcpy(fields, r.inline_fields, count * sizeof(Field))
+                else:
+                    fields = <Field*>PyMem_Realloc(r.fields, cap * sizeof(Field))
+                    if fields == NULL:
+                        raise MemoryError()
                 r.fields = fields
             r.fields[count].name = line
             r.fields[count].name_len = colon

@@ -12,6 +12,7 @@ never copied twice. ``Content-Length`` and ``Host`` are written for you.
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memcpy, memmove
 
 from nexus_net.buf cimport WriteBuf
@@ -33,6 +34,7 @@ for _c in range(256):
     UNRESERVED[_c] = (chr(_c).isalnum() and _c < 128) or chr(_c) in "-._~"
 cdef const char* HEX = b"0123456789ABCDEF"
 _METHODS_WITH_BODY = frozenset({b"POST", b"PUT", b"PATCH"})
+cdef dict _METHOD_BYTES = {m: m.encode() for m in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")}
 
 
 cdef inline int put(WriteBuf w, const char* p, Py_ssize_t n) except -1:
@@ -83,14 +85,39 @@ cdef int check_name(object name) except -1:
     return 0
 
 
-_RESERVED = frozenset({"host", "content-length", "transfer-encoding"})
+cdef inline bint ieq(const char* a, Py_ssize_t n, const char* lower_b, Py_ssize_t m) noexcept:
+    cdef Py_ssize_t i
+    cdef char c
+    if n != m:
+        return False
+    for i in range(n):
+        c = a[i]
+        if 65 <= c <= 90:
+            c = c + 32
+        if c != lower_b[i]:
+            return False
+    return True
 
 
 cdef int check_not_reserved(object name) except -1:
-    if name.lower() in _RESERVED:
+    cdef Py_ssize_t n
+    cdef const char* p = PyUnicode_AsUTF8AndSize(name, &n)
+    if ieq(p, n, "host", 4) or ieq(p, n, "content-length", 14) or ieq(p, n, "transfer-encoding", 17):
         raise ValueError(f"{name} is written by the RequestWriter (Host from the writer's host, "
                          "Content-Length from the body); setting it too would send it twice")
     return 0
+
+
+cdef int put_decimal(WriteBuf w, Py_ssize_t v) except -1:
+    cdef char digits[24]
+    cdef int i = 24
+    if v == 0:
+        return put(w, b"0", 1)
+    while v > 0:
+        i -= 1
+        digits[i] = 48 + (v % 10)
+        v //= 10
+    return put(w, digits + i, 24 - i)
 
 
 cdef int check_value(object value) except -1:
@@ -113,6 +140,7 @@ cdef int check_target(object target) except -1:
 
 
 @cython.final
+@cython.freelist(8)
 cdef class Request:
     """A finished request: a view of its wire bytes in the writer's buffer.
 
@@ -123,8 +151,23 @@ cdef class Request:
 
     cdef RequestWriter writer
     cdef readonly unsigned long long generation
-    cdef readonly str method
-    cdef readonly str target
+    cdef bytes method_b
+    cdef Py_ssize_t target_off   # where the target is in the writer's out buffer
+    cdef Py_ssize_t target_len
+    cdef str target_str
+
+    @property
+    def method(self):
+        return self.method_b.decode()
+
+    @property
+    def target(self):
+        """The request target (path and query), as sent."""
+        if self.target_str is None:
+            self.check()
+            self.target_str = PyUnicode_DecodeLatin1(self.writer.out.data + self.target_off,
+                                                     self.target_len, NULL)
+        return self.target_str
 
     cdef inline int check(self) except -1:
         if self.generation != self.writer.generation:
@@ -157,6 +200,7 @@ cdef class Request:
 
 
 @cython.final
+@cython.freelist(8)
 cdef class RequestBuilder:
     """Fluent request construction; see ``RequestWriter``."""
 
@@ -168,12 +212,14 @@ cdef class RequestBuilder:
     cdef bint has_body
     cdef bint finished
     cdef Py_ssize_t query_start  # offset of the query in the head buffer, -1 if none
+    cdef Py_ssize_t target_end   # offset just past the request target in the head buffer
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use RequestWriter.get/post/put/delete/patch/request")
 
     cdef int close_line(self) except -1:
         if not self.line_closed:
+            self.target_end = self.w.head.end - self.w.head.start
             put(self.w.head, b" HTTP/1.1\r\n", 11)
             put(self.w.head, PyBytes_AS_STRING(self.w.fixed), PyBytes_GET_SIZE(self.w.fixed))
             self.line_closed = True
@@ -223,6 +269,9 @@ cdef class RequestBuilder:
     def body(self, data):
         """The body: any bytes-like object (copied once, into the wire buffer)."""
         self.start_body()
+        if type(data) is bytes:
+            put(self.w.out, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+            return self
         cdef const unsigned char[::1] src = data
         if src.shape[0]:
             put(self.w.out, <const char*>&src[0], src.shape[0])
@@ -263,14 +312,14 @@ cdef class RequestBuilder:
         self.check_open()
         self.close_line()
         if w.signer is not None:
-            path_q = self.target_text()
+            path_q = self.target_text(head)
             path, _, query = path_q.partition("?")
             for name, value in w.signer(self.method.decode(), path, query,
                                         PyMemoryView_FromMemory(out.data + out.start, body_len, PyBUF_READ)):
                 self.header(name, value)
         if self.has_body or self.method in _METHODS_WITH_BODY:
             put(head, b"Content-Length: ", 16)
-            put_str(head, str(body_len))
+            put_decimal(head, body_len)
             put(head, b"\r\n", 2)
         put(head, b"\r\n", 2)
         head_len = head.end - head.start
@@ -288,16 +337,14 @@ cdef class RequestBuilder:
         req = Request.__new__(Request)
         req.writer = w
         req.generation = w.generation
-        req.method = self.method.decode()
-        req.target = self.target_text()
+        req.method_b = self.method
+        req.target_off = out.start + len(self.method) + 1
+        req.target_len = self.target_end - len(self.method) - 1
         return req
 
-    cdef str target_text(self):
-        # request line in head: METHOD SP target SP HTTP/1.1 CRLF ...
-        cdef WriteBuf head = self.w.head
-        line = PyBytes_FromStringAndSize(head.data + head.start, head.end - head.start)
-        first = line.split(b"\r\n", 1)[0]
-        return first.split(b" ")[1].decode()
+    cdef str target_text(self, WriteBuf head):
+        cdef Py_ssize_t off = len(self.method) + 1
+        return PyUnicode_DecodeLatin1(head.data + head.start + off, self.target_end - off, NULL)
 
 
 @cython.final
@@ -376,8 +423,10 @@ cdef class RequestWriter:
     cpdef RequestBuilder request(self, str method, str path):
         """Start a request; ``path`` is appended to ``base_path``."""
         cdef RequestBuilder b
-        cdef bytes m = method.upper().encode("ascii")
-        check_name(method)
+        cdef bytes m = _METHOD_BYTES.get(method)
+        if m is None:                          # an uncommon or lower-case method
+            check_name(method)
+            m = method.upper().encode("ascii")
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         check_target(path)
