@@ -17,6 +17,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcpy
 
+from nexus_net._ascii cimport ascii_ieq, is_tchar
 from nexus_net.buf cimport ReadBuf, Slab, new_slab
 
 import orjson
@@ -26,6 +27,7 @@ from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, InvalidResponse, R
 
 cdef extern from "Python.h":
     object PyMemoryView_FromObject(object obj)
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 cdef object _loads = orjson.loads
 
@@ -41,10 +43,6 @@ cdef enum:
 
 cdef Py_ssize_t MAX_CHUNK_LINE = 4096
 
-# RFC 9110 token characters (field names).
-cdef bint TCHAR[256]
-for _c in range(256):
-    TCHAR[_c] = (chr(_c).isalnum() and _c < 128) or chr(_c) in "!#$%&'*+-.^_`|~"
 
 
 cdef struct Field:
@@ -54,19 +52,6 @@ cdef struct Field:
     Py_ssize_t value_len
 
 
-cdef inline bint ieq(const char* a, Py_ssize_t n, const char* lower_b, Py_ssize_t m) noexcept:
-    """Case-insensitive compare of a[:n] with an all-lowercase ASCII b[:m]."""
-    cdef Py_ssize_t i
-    cdef char c
-    if n != m:
-        return False
-    for i in range(n):
-        c = a[i]
-        if 65 <= c <= 90:
-            c = c + 32
-        if c != lower_b[i]:
-            return False
-    return True
 
 
 cdef inline bint has_token(const char* v, Py_ssize_t n, const char* lower_tok, Py_ssize_t m) noexcept:
@@ -81,7 +66,7 @@ cdef inline bint has_token(const char* v, Py_ssize_t n, const char* lower_tok, P
             a += 1
         while b > a and (v[b - 1] == 32 or v[b - 1] == 9):
             b -= 1
-        if ieq(v + a, b - a, lower_tok, m):
+        if ascii_ieq(v + a, b - a, lower_tok, m):
             return True
         i = j + 1
     return False
@@ -133,16 +118,12 @@ cdef class Response:
 
     def header(self, str name):
         """The first value of header ``name`` (case-insensitive), or None."""
-        cdef bytes key
-        cdef const char* k
-        try:
-            key = name.lower().encode("latin-1")
-        except UnicodeEncodeError:
-            return None                      # no header name can contain it
-        k = key
-        cdef Py_ssize_t i
+        # Compared in place, folding case on both sides: no allocation per
+        # lookup. A non-ASCII name never matches (header names are tokens).
+        cdef Py_ssize_t i, n
+        cdef const char* k = PyUnicode_AsUTF8AndSize(name, &n)
         for i in range(self.nfields):
-            if ieq(self.fields[i].name, self.fields[i].name_len, k, len(key)):
+            if ascii_ieq(self.fields[i].name, self.fields[i].name_len, k, n):
                 return PyUnicode_DecodeLatin1(self.fields[i].value, self.fields[i].value_len, NULL)
         return None
 
@@ -498,7 +479,7 @@ cdef class ResponseReader:
             count += 1
             r.nfields = count
             # the headers that decide framing
-            if ieq(line, colon, "content-length", 14):
+            if ascii_ieq(line, colon, "content-length", 14):
                 if z == a:
                     self.fail(InvalidResponse("empty Content-Length"))
                 v = 0
@@ -512,7 +493,7 @@ cdef class ResponseReader:
                 if cl >= 0 and cl != v:
                     self.fail(InvalidResponse(f"two different Content-Length values ({cl} and {v})"))
                 cl = v
-            elif ieq(line, colon, "transfer-encoding", 17):
+            elif ascii_ieq(line, colon, "transfer-encoding", 17):
                 te = True
                 # chunked must be the last coding of the last Transfer-Encoding
                 # header; empty list elements ("chunked,") do not count.
@@ -531,8 +512,8 @@ cdef class ResponseReader:
                         last_a, last_z = ta, tz
                     i = j + 1
                 if last_a >= 0:
-                    te_chunked = ieq(line + last_a, last_z - last_a, "chunked", 7)
-            elif ieq(line, colon, "connection", 10):
+                    te_chunked = ascii_ieq(line + last_a, last_z - last_a, "chunked", 7)
+            elif ascii_ieq(line, colon, "connection", 10):
                 if has_token(line + a, z - a, "close", 5):
                     conn_close = True
                 if has_token(line + a, z - a, "keep-alive", 10):
@@ -665,7 +646,7 @@ cdef class ResponseReader:
             if line[i] == 58:
                 colon = i
                 break
-            if not TCHAR[<unsigned char>line[i]]:
+            if not is_tchar(<unsigned char>line[i]):
                 self.fail(InvalidResponse(
                     f"invalid character {PyBytes_FromStringAndSize(line + i, 1)!r} in {what} name "
                     f"{PyBytes_FromStringAndSize(line, min(n, 60))!r}"))

@@ -15,6 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memcpy, memmove
 
+from nexus_net._ascii cimport ascii_ieq, is_tchar
 from nexus_net.buf cimport WriteBuf
 
 import orjson
@@ -27,10 +28,8 @@ cdef extern from "Python.h":
 
 cdef object _dumps = orjson.dumps
 
-cdef bint TCHAR[256]
 cdef bint UNRESERVED[256]
 for _c in range(256):
-    TCHAR[_c] = (chr(_c).isalnum() and _c < 128) or chr(_c) in "!#$%&'*+-.^_`|~"
     UNRESERVED[_c] = (chr(_c).isalnum() and _c < 128) or chr(_c) in "-._~"
 cdef const char* HEX = b"0123456789ABCDEF"
 _METHODS_WITH_BODY = frozenset({b"POST", b"PUT", b"PATCH"})
@@ -80,29 +79,17 @@ cdef int check_name(object name) except -1:
     if n == 0:
         raise ValueError("empty header name")
     for i in range(n):
-        if not TCHAR[p[i]]:
+        if not is_tchar(p[i]):
             raise ValueError(f"invalid character {chr(p[i])!r} in header name {name!r}")
     return 0
 
 
-cdef inline bint ieq(const char* a, Py_ssize_t n, const char* lower_b, Py_ssize_t m) noexcept:
-    cdef Py_ssize_t i
-    cdef char c
-    if n != m:
-        return False
-    for i in range(n):
-        c = a[i]
-        if 65 <= c <= 90:
-            c = c + 32
-        if c != lower_b[i]:
-            return False
-    return True
 
 
 cdef int check_not_reserved(object name) except -1:
     cdef Py_ssize_t n
     cdef const char* p = PyUnicode_AsUTF8AndSize(name, &n)
-    if ieq(p, n, "host", 4) or ieq(p, n, "content-length", 14) or ieq(p, n, "transfer-encoding", 17):
+    if ascii_ieq(p, n, "host", 4) or ascii_ieq(p, n, "content-length", 14) or ascii_ieq(p, n, "transfer-encoding", 17):
         raise ValueError(f"{name} is written by the RequestWriter (Host from the writer's host, "
                          "Content-Length from the body); setting it too would send it twice")
     return 0
