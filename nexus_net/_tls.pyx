@@ -18,11 +18,6 @@ from nexus_net.buf cimport ReadBuf, Span, point
 
 from nexus_net.tls import TlsCertificateError, TlsError, TlsHandshakeError
 
-cdef extern from "Python.h":
-    object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
-    int PyBUF_READ
-    int PyBUF_WRITE
-
 cdef object _WantRead = ssl.SSLWantReadError
 cdef object _ZeroReturn = ssl.SSLZeroReturnError
 cdef object _SSLError = ssl.SSLError

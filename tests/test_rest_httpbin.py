@@ -241,3 +241,22 @@ async def test_fast_replies_from_another_process_never_hang():
             os.sched_setaffinity(0, saved)
         proc.stdin.close()
         proc.wait(10)
+
+
+async def test_total_timeout_covers_the_whole_request():
+    async def stall(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        conn = await rest.connect(f"http://127.0.0.1:{port}", read_timeout=None, total_timeout=0.2)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(RequestTimeout, match="0.2s"):
+            await conn.get("/slow")
+        assert loop.time() - t0 < 2
+        await conn.close()
+    finally:
+        server.close()

@@ -330,3 +330,35 @@ async def test_cancelling_a_waiting_recv_leaves_the_connection_usable():
                 await asyncio.wait_for(conn.recv(), 0.05)   # wait_for cancels it too
             await conn.send_text("again")
             assert (await asyncio.wait_for(conn.recv(), 5)).text() == "again"
+
+
+async def test_receive_span_supports_the_copy_in_path_of_buffered_transports():
+    # Transports that copy into get_buffer()'s result with buf[:n] = data
+    # (asyncio's proactor helper) must work with our re-pointable Span.
+    async with nexus_server() as server:
+        async with ws.connect(f"ws://127.0.0.1:{server.port}/", **NOPING) as conn:
+            frame_bytes = frame(0x1, b"copied in")
+            span = conn.get_buffer(-1)
+            assert len(span) >= 16384 and not memoryview(span).readonly
+            with pytest.raises(ValueError):
+                span[0:2] = b"abc"                          # length mismatch refused
+            span[0:len(frame_bytes)] = frame_bytes
+            conn.buffer_updated(len(frame_bytes))
+            assert (await asyncio.wait_for(conn.recv(), 5)).text() == "copied in"
+
+
+async def test_unsolicited_pong_is_sent():
+    got = asyncio.get_running_loop().create_future()
+
+    async def peer(reader, writer):
+        await accept_handshake(reader, writer)
+        head = await reader.readexactly(2)
+        key = await reader.readexactly(4)
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(await reader.readexactly(head[1] & 0x7F)))
+        got.set_result((head[0], payload))
+
+    async with raw_server(peer) as port:
+        conn = await ws.connect(f"ws://127.0.0.1:{port}/", **NOPING)
+        await conn.pong(b"heartbeat")
+        assert await asyncio.wait_for(got, 5) == (0x8A, b"heartbeat")
+        conn.transport_.abort()

@@ -77,10 +77,15 @@ class _Protocol(asyncio.BufferedProtocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait for bytes (or EOF). The future is armed before the first await,
+        so bytes that arrive before this task runs again still wake it."""
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
         try:
-            await self.waiter
+            if timeout is None:
+                await waiter
+            else:
+                await asyncio.wait_for(waiter, timeout)   # a future: no extra task
         finally:
             self.waiter = None
 
@@ -219,18 +224,14 @@ class Client:
                 if response is not None:
                     return response
                 raise ConnectionLost("server closed the connection before responding")
-            # The future must exist before anything can arrive: wait_for() on a
-            # coroutine would only create it when its new task first runs, and
-            # bytes arriving before that would wake nobody.
-            waiter = asyncio.get_running_loop().create_future()
-            proto.waiter = waiter
+            # Awaited inline, never wrapped in wait_for(): a coroutine handed to
+            # wait_for() runs as a new task, and bytes arriving before its first
+            # step would wake nobody.
             try:
-                await asyncio.wait_for(waiter, self.read_timeout)
+                await proto.wait(self.read_timeout)
             except asyncio.TimeoutError:
                 self._discard()
                 raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s") from None
-            finally:
-                proto.waiter = None
 
     def _discard(self) -> None:
         if self.proto is not None:
@@ -266,10 +267,9 @@ class Client:
         await self.close()
 
 
-async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
-                  read_timeout: float | None = 30.0, total_timeout: float | None = None,
-                  max_body_size: int = 16 * 1024 * 1024, headers: Any = None) -> Client:
-    """Open a keep-alive connection to ``url``'s origin (http:// or https://)."""
+def parse_origin(url: str, tls: TlsConfig | None) -> tuple[str, str, int, TlsConfig | None]:
+    """(scheme, host, port, tls) of an http(s) URL; https without ``tls`` gets
+    the default ``TlsConfig()``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{url!r}: need an http:// or https:// URL with a host")
@@ -277,8 +277,15 @@ async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: fl
         tls = TlsConfig()
     if parts.scheme == "http" and tls is not None:
         raise ValueError(f"tls= given for {url!r}: use https://")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    client = Client(parts.scheme, parts.hostname, port, tls=tls, connect_timeout=connect_timeout,
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), tls
+
+
+async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
+                  read_timeout: float | None = 30.0, total_timeout: float | None = None,
+                  max_body_size: int = 16 * 1024 * 1024, headers: Any = None) -> Client:
+    """Open a keep-alive connection to ``url``'s origin (http:// or https://)."""
+    scheme, host, port, tls = parse_origin(url, tls)
+    client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout,
                     read_timeout=read_timeout, total_timeout=total_timeout,
                     max_body_size=max_body_size, headers=headers)
     await client._connect()

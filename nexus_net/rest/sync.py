@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import socket
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from nexus_net._blocking_io import BlockingIo
 from nexus_net.http import ConnectionLost, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._request import Request, RequestWriter
-from nexus_net.rest.client import IDEMPOTENT, build_request
+from nexus_net.rest.client import IDEMPOTENT, build_request, parse_origin
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")
@@ -152,15 +151,8 @@ def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | 
             read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
             headers: Any = None) -> Client:
     """Open a blocking keep-alive connection to ``url``'s origin."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r}: need an http:// or https:// URL with a host")
-    if parts.scheme == "https" and tls is None:
-        tls = TlsConfig()
-    if parts.scheme == "http" and tls is not None:
-        raise ValueError(f"tls= given for {url!r}: use https://")
-    client = Client(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                    tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
+    scheme, host, port, tls = parse_origin(url, tls)
+    client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
                     max_body_size=max_body_size, headers=headers)
     client._connect()
     return client

@@ -25,10 +25,6 @@ from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, Connec
                                  InvalidHandshakeResponse)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
 
-cdef extern from "Python.h":
-    object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
-    int PyBUF_WRITE
-
 log = logging.getLogger("nexus_net.ws")
 cdef object _current_task = asyncio.current_task
 cdef object _CancelledError = asyncio.CancelledError

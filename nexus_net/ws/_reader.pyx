@@ -295,7 +295,8 @@ cdef class FrameReader:
                     if not (b0 & 0x80):
                         self.fail(ProtocolError(f"{_opcode_name(opcode)} control frame fragmented (FIN not set)"))
                     if (b1 & 0x7F) > 125:
-                        self.fail(ProtocolError(_control_length_message(opcode, p, avail)))
+                        self.fail(ProtocolError(
+                            f"{_opcode_name(opcode)} control frame with a payload over 125 bytes"))
                 elif opcode > 2:
                     self.fail(ProtocolError(f"reserved data opcode 0x{opcode:X}"))
                 elif opcode == 0:
@@ -463,7 +464,3 @@ def _opcode_name(opcode):
 def _rsv_message(b0):
     bits = [name for bit, name in ((0x40, "RSV1"), (0x20, "RSV2"), (0x10, "RSV3")) if b0 & bit]
     return f"{'/'.join(bits)} set without a negotiated extension"
-
-
-cdef str _control_length_message(unsigned int opcode, const unsigned char* p, Py_ssize_t avail):
-    return f"{_opcode_name(opcode)} control frame with a payload over 125 bytes"
