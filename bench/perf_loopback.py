@@ -138,8 +138,9 @@ class RawPushServer(asyncio.Protocol):
 
     def push(self) -> None:
         while not self.paused and self.sent < self.count:
-            self.t.write(self.block)
-            self.sent += 1000
+            left = self.count - self.sent
+            self.t.write(self.block if left >= 1000 else self.block[:left * len(self.block) // 1000])
+            self.sent += min(left, 1000)
         if self.sent >= self.count and not self.paused:
             self.t.write(b"\x88\x02\x03\xe8")
             self.t.close()
@@ -244,11 +245,11 @@ class ServerProcess:
 # Round-trip clients: each returns a list of ns per round trip
 # =============================================================================
 
-async def rtt_nexus(url: str, payload: bytes, n: int, warm: int) -> list[int]:
+async def rtt_nexus(url: str, payload: bytes, n: int, warm: int, tls: Any = None) -> list[int]:
     from nexus_net import ws
     out = []
     clock = time.perf_counter_ns
-    async with ws.connect(url, ping_interval=None) as conn:
+    async with ws.connect(url, ping_interval=None, tls=tls) as conn:
         send, recv = conn.send_binary, conn.recv
         for i in range(warm + n):
             t0 = clock()
@@ -259,11 +260,11 @@ async def rtt_nexus(url: str, payload: bytes, n: int, warm: int) -> list[int]:
     return out
 
 
-async def rtt_websockets(url: str, payload: bytes, n: int, warm: int) -> list[int]:
+async def rtt_websockets(url: str, payload: bytes, n: int, warm: int, ssl: Any = None) -> list[int]:
     from websockets.asyncio.client import connect
     out = []
     clock = time.perf_counter_ns
-    async with connect(url, ping_interval=None, compression=None) as conn:
+    async with connect(url, ping_interval=None, compression=None, ssl=ssl) as conn:
         for i in range(warm + n):
             t0 = clock()
             await conn.send(payload)
@@ -273,12 +274,12 @@ async def rtt_websockets(url: str, payload: bytes, n: int, warm: int) -> list[in
     return out
 
 
-async def rtt_aiohttp(url: str, payload: bytes, n: int, warm: int) -> list[int]:
+async def rtt_aiohttp(url: str, payload: bytes, n: int, warm: int, ssl: Any = None) -> list[int]:
     import aiohttp
     out = []
     clock = time.perf_counter_ns
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url.replace("ws://", "http://"), autoping=True) as conn:
+        async with session.ws_connect(url.replace("ws", "http", 1), autoping=True, ssl=ssl) as conn:
             for i in range(warm + n):
                 t0 = clock()
                 await conn.send_bytes(payload)
@@ -288,7 +289,7 @@ async def rtt_aiohttp(url: str, payload: bytes, n: int, warm: int) -> list[int]:
     return out
 
 
-async def rtt_picows(url: str, payload: bytes, n: int, warm: int) -> list[int]:
+async def rtt_picows(url: str, payload: bytes, n: int, warm: int, ssl: Any = None) -> list[int]:
     import picows
     loop = asyncio.get_running_loop()
     done = loop.create_future()
@@ -312,7 +313,7 @@ async def rtt_picows(url: str, payload: bytes, n: int, warm: int) -> list[int]:
             self.t0 = clock()
             transport.send(picows.WSMsgType.BINARY, payload)
 
-    transport, _ = await picows.ws_connect(Client, url)
+    transport, _ = await picows.ws_connect(Client, url, ssl_context=ssl)
     await done
     transport.send_close()
     transport.disconnect()
@@ -415,9 +416,9 @@ async def rtt_raw_await(url: str, payload: bytes, n: int, warm: int) -> list[int
 # Throughput clients: each returns (messages counted, seconds)
 # =============================================================================
 
-async def tput_nexus(url: str, expected: int) -> tuple[int, float]:
+async def tput_nexus(url: str, expected: int, tls: Any = None) -> tuple[int, float]:
     from nexus_net import ws
-    conn = await ws.connect(url, ping_interval=None)
+    conn = await ws.connect(url, ping_interval=None, tls=tls)
     n = 0
     t0 = time.perf_counter()
     async for msg in conn:
@@ -425,21 +426,21 @@ async def tput_nexus(url: str, expected: int) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-async def tput_websockets(url: str, expected: int) -> tuple[int, float]:
+async def tput_websockets(url: str, expected: int, ssl: Any = None) -> tuple[int, float]:
     from websockets.asyncio.client import connect
     n = 0
-    async with connect(url, ping_interval=None, compression=None, max_queue=None) as conn:
+    async with connect(url, ping_interval=None, compression=None, max_queue=None, ssl=ssl) as conn:
         t0 = time.perf_counter()
         async for _ in conn:
             n += 1
         return n, time.perf_counter() - t0
 
 
-async def tput_aiohttp(url: str, expected: int) -> tuple[int, float]:
+async def tput_aiohttp(url: str, expected: int, ssl: Any = None) -> tuple[int, float]:
     import aiohttp
     n = 0
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url.replace("ws://", "http://")) as conn:
+        async with session.ws_connect(url.replace("ws", "http", 1), ssl=ssl) as conn:
             t0 = time.perf_counter()
             async for msg in conn:
                 if msg.type == aiohttp.WSMsgType.BINARY:
@@ -447,7 +448,7 @@ async def tput_aiohttp(url: str, expected: int) -> tuple[int, float]:
             return n, time.perf_counter() - t0
 
 
-async def tput_picows(url: str, expected: int) -> tuple[int, float]:
+async def tput_picows(url: str, expected: int, ssl: Any = None) -> tuple[int, float]:
     import picows
     loop = asyncio.get_running_loop()
     done = loop.create_future()
@@ -464,7 +465,7 @@ async def tput_picows(url: str, expected: int) -> tuple[int, float]:
                 if self.n == expected:
                     done.set_result((self.n, time.perf_counter() - self.t0))
 
-    transport, _ = await picows.ws_connect(Counter, url)
+    transport, _ = await picows.ws_connect(Counter, url, ssl_context=ssl)
     result = await done
     transport.disconnect()
     return result

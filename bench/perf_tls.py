@@ -50,21 +50,26 @@ def client_ctx(ca: str) -> ssl.SSLContext:
 
 # ---- round-trip clients over TLS -------------------------------------------------
 
-async def rtt_nexus(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
-    from nexus_net import ws
+# The asyncio clients are perf_loopback's, given each library's TLS settings.
+def tls_of(ca: str) -> Any:
     from nexus_net.tls import TlsConfig
-    tls = TlsConfig(ca_file=ca, tls13_only=True) if url.startswith("wss") else None
-    out = []
-    clock = time.perf_counter_ns
-    async with ws.connect(url, tls=tls, ping_interval=None) as conn:
-        send, recv = conn.send_binary, conn.recv
-        for i in range(warm + n):
-            t0 = clock()
-            await send(payload)
-            await recv()
-            if i >= warm:
-                out.append(clock() - t0)
-    return out
+    return TlsConfig(ca_file=ca, tls13_only=True)
+
+
+async def rtt_nexus(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
+    return await L.rtt_nexus(url, payload, n, warm, tls=tls_of(ca) if url.startswith("wss") else None)
+
+
+async def rtt_picows(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
+    return await L.rtt_picows(url, payload, n, warm, ssl=client_ctx(ca))
+
+
+async def rtt_websockets(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
+    return await L.rtt_websockets(url, payload, n, warm, ssl=client_ctx(ca))
+
+
+async def rtt_aiohttp(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
+    return await L.rtt_aiohttp(url, payload, n, warm, ssl=client_ctx(ca))
 
 
 def rtt_nexus_sync(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
@@ -83,75 +88,10 @@ def rtt_nexus_sync(url: str, ca: str, payload: bytes, n: int, warm: int) -> list
     return out
 
 
-async def rtt_picows(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
-    import picows
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    out: list[int] = []
-    clock = time.perf_counter_ns
-
-    class Client(picows.WSListener):
-        def on_ws_connected(self, transport: Any) -> None:
-            self.i = 0
-            self.t0 = clock()
-            transport.send(picows.WSMsgType.BINARY, payload)
-
-        def on_ws_frame(self, transport: Any, frame: Any) -> None:
-            if self.i >= warm:
-                out.append(clock() - self.t0)
-            self.i += 1
-            if self.i == warm + n:
-                done.set_result(None)
-                return
-            self.t0 = clock()
-            transport.send(picows.WSMsgType.BINARY, payload)
-
-    transport, _ = await picows.ws_connect(Client, url, ssl_context=client_ctx(ca))
-    await done
-    transport.disconnect()
-    return out
-
-
-async def rtt_websockets(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
-    from websockets.asyncio.client import connect
-    out = []
-    clock = time.perf_counter_ns
-    async with connect(url, ssl=client_ctx(ca), ping_interval=None, compression=None) as conn:
-        for i in range(warm + n):
-            t0 = clock()
-            await conn.send(payload)
-            await conn.recv()
-            if i >= warm:
-                out.append(clock() - t0)
-    return out
-
-
-async def rtt_aiohttp(url: str, ca: str, payload: bytes, n: int, warm: int) -> list[int]:
-    import aiohttp
-    out = []
-    clock = time.perf_counter_ns
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url.replace("wss://", "https://"), ssl=client_ctx(ca)) as conn:
-            for i in range(warm + n):
-                t0 = clock()
-                await conn.send_bytes(payload)
-                await conn.receive()
-                if i >= warm:
-                    out.append(clock() - t0)
-    return out
-
-
 # ---- throughput over TLS ----------------------------------------------------------
 
 async def tput_nexus(url: str, ca: str, expected: int) -> tuple[int, float]:
-    from nexus_net import ws
-    from nexus_net.tls import TlsConfig
-    conn = await ws.connect(url, tls=TlsConfig(ca_file=ca), ping_interval=None)
-    n = 0
-    t0 = time.perf_counter()
-    async for _ in conn:
-        n += 1
-    return n, time.perf_counter() - t0
+    return await L.tput_nexus(url, expected, tls=tls_of(ca))
 
 
 def tput_nexus_sync(url: str, ca: str, expected: int) -> tuple[int, float]:
@@ -166,48 +106,15 @@ def tput_nexus_sync(url: str, ca: str, expected: int) -> tuple[int, float]:
 
 
 async def tput_picows(url: str, ca: str, expected: int) -> tuple[int, float]:
-    import picows
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-
-    class Counter(picows.WSListener):
-        n = 0
-
-        def on_ws_connected(self, transport: Any) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_ws_frame(self, transport: Any, frame: Any) -> None:
-            if frame.msg_type == picows.WSMsgType.BINARY:
-                self.n += 1
-                if self.n == expected:
-                    done.set_result((self.n, time.perf_counter() - self.t0))
-
-    transport, _ = await picows.ws_connect(Counter, url, ssl_context=client_ctx(ca))
-    result = await done
-    transport.disconnect()
-    return result
+    return await L.tput_picows(url, expected, ssl=client_ctx(ca))
 
 
 async def tput_websockets(url: str, ca: str, expected: int) -> tuple[int, float]:
-    from websockets.asyncio.client import connect
-    n = 0
-    async with connect(url, ssl=client_ctx(ca), ping_interval=None, compression=None, max_queue=None) as conn:
-        t0 = time.perf_counter()
-        async for _ in conn:
-            n += 1
-        return n, time.perf_counter() - t0
+    return await L.tput_websockets(url, expected, ssl=client_ctx(ca))
 
 
 async def tput_aiohttp(url: str, ca: str, expected: int) -> tuple[int, float]:
-    import aiohttp
-    n = 0
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url.replace("wss://", "https://"), ssl=client_ctx(ca)) as conn:
-            t0 = time.perf_counter()
-            async for msg in conn:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    n += 1
-            return n, time.perf_counter() - t0
+    return await L.tput_aiohttp(url, expected, ssl=client_ctx(ca))
 
 
 def pct(values: list[int], q: float) -> float:
