@@ -17,6 +17,7 @@ DEBUG = os.environ.get("NEXUS_NET_DEBUG", "") not in ("", "0")
 MODULES = [
     "nexus_net.buf",
     "nexus_net._tls",
+    "nexus_net._waiter",
     "nexus_net.ws._utf8",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",
@@ -24,6 +25,7 @@ MODULES = [
     "nexus_net.ws._aio",
     "nexus_net.http._response",
     "nexus_net.rest._request",
+    "nexus_net.rest._aio",
 ]
 
 if sys.platform == "win32":

@@ -14,6 +14,7 @@ class Request:
     generation: int
     method: str
     target: str
+    is_head: bool
     @property
     def data(self) -> memoryview: ...
     def bytes(self) -> builtins.bytes: ...

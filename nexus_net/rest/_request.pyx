@@ -139,6 +139,7 @@ cdef class Request:
     cdef RequestWriter writer
     cdef readonly unsigned long long generation
     cdef bytes method_b
+    cdef readonly bint is_head   # a HEAD request: its response has no body
     cdef Py_ssize_t target_off   # where the target is in the writer's out buffer
     cdef Py_ssize_t target_len
     cdef str target_str
@@ -325,6 +326,7 @@ cdef class RequestBuilder:
         req.writer = w
         req.generation = w.generation
         req.method_b = self.method
+        req.is_head = self.method == b"HEAD"
         req.target_off = out.start + len(self.method) + 1
         req.target_len = self.target_end - len(self.method) - 1
         return req

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 from nexus_net._blocking_io import BlockingIo
 from nexus_net.http import ConnectionLost, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._request import Request, RequestWriter
-from nexus_net.rest.client import IDEMPOTENT, build_request, parse_origin
+from nexus_net.rest._aio import IDEMPOTENT
+from nexus_net.rest.client import build_request, parse_origin
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")

@@ -1,16 +1,7 @@
 from nexus_net._tls cimport TlsCodec
+from nexus_net._waiter cimport Waiter
 from nexus_net.buf cimport Span, WriteBuf
 from nexus_net.ws._session cimport Session
-
-
-cdef class Waiter:
-    cdef object loop
-    cdef list callbacks
-    cdef bint is_done
-    cdef bint is_cancelled
-    cdef public object _asyncio_future_blocking
-    cdef void wake_soon(self)
-    cdef void wake_eager(self)
 
 
 cdef class Connection(Session):

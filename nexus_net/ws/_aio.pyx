@@ -16,6 +16,7 @@ import socket
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from nexus_net._tls cimport TlsCodec
+from nexus_net._waiter cimport Ready, Waiter, new_waiter
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
@@ -27,108 +28,11 @@ from nexus_net.ws.handshake import MAX_HEAD_BYTES
 
 log = logging.getLogger("nexus_net.ws")
 cdef object _current_task = asyncio.current_task
-cdef object _CancelledError = asyncio.CancelledError
 
 
-cdef class _Ready:
-    """An awaitable that is already complete: ``await`` returns None at once.
-
-    ``send_*`` return it when nothing has to wait, which spares a coroutine
-    object per message. Its iterator is permanently exhausted, so awaiting it
-    raises no StopIteration either.
-    """
-
-    def __await__(self):
-        return _EXHAUSTED
-
-
-cdef object _EXHAUSTED = iter(())
-cdef object _READY = _Ready()
-
+cdef object _READY = Ready()      # send_*() return it when nothing has to wait
 cdef Py_ssize_t MIN_READ = 16 * 1024
 DEFAULT_LIMIT = 4 * 1024 * 1024
-
-
-cdef class Waiter:
-    """A minimal asyncio-compatible future for "bytes arrived".
-
-    Tasks accept any object that speaks the future protocol
-    (``_asyncio_future_blocking``, ``add_done_callback``, ``result``...).
-    Unlike ``asyncio.Future``, ``wake_eager`` runs the waiting task's
-    callback at once instead of through ``loop.call_soon``: when bytes arrive
-    in ``buffer_updated`` (outside any task), the task blocked in ``recv()``
-    resumes right there, saving a trip through the event loop per message.
-    Every other wake-up (cancellation, connection lost) goes through
-    ``call_soon`` like a normal future.
-    """
-
-    def get_loop(self):
-        return self.loop
-
-    def add_done_callback(self, fn, *, context=None):
-        if self.is_done:
-            self.loop.call_soon(fn, self, context=context)
-        else:
-            self.callbacks.append((fn, context))
-
-    def remove_done_callback(self, fn):
-        before = len(self.callbacks)
-        self.callbacks = [(f, c) for f, c in self.callbacks if f != fn]
-        return before - len(self.callbacks)
-
-    def done(self):
-        return self.is_done
-
-    def cancelled(self):
-        return self.is_cancelled
-
-    def cancel(self, msg=None):
-        if self.is_done:
-            return False
-        self.is_cancelled = True
-        self.wake_soon()
-        return True
-
-    def result(self):
-        if self.is_cancelled:
-            raise _CancelledError()
-        return None
-
-    def exception(self):
-        if self.is_cancelled:
-            raise _CancelledError()
-        return None
-
-    def __await__(self):
-        # A one-item tuple iterator yields the waiter to the task once and then
-        # ends without raising StopIteration (cheaper than a generator).
-        if self.is_done:
-            return _EXHAUSTED
-        self._asyncio_future_blocking = True
-        return iter((self,))
-
-    cdef void wake_soon(self):
-        self.is_done = True
-        callbacks, self.callbacks = self.callbacks, []
-        for fn, context in callbacks:
-            self.loop.call_soon(fn, self, context=context)
-
-    cdef void wake_eager(self):
-        self.is_done = True
-        callbacks, self.callbacks = self.callbacks, []
-        for fn, context in callbacks:
-            if context is None:
-                fn(self)
-            else:
-                context.run(fn, self)
-
-
-cdef inline Waiter new_waiter(object loop):
-    cdef Waiter w = Waiter.__new__(Waiter)
-    w.loop = loop
-    w.callbacks = []
-    w._asyncio_future_blocking = False
-    return w
 
 
 cdef class Connection(Session, asyncio.BufferedProtocol):

@@ -1,0 +1,313 @@
+# cython: boundscheck=False, wraparound=False
+"""The asyncio side of the REST client, in Cython.
+
+``Protocol`` receives straight into the current ``ResponseReader``'s buffer
+(``get_buffer`` re-points one reusable span) and resumes the waiting task
+inline from ``buffer_updated`` (the shared eager ``Waiter``), exactly as the
+WebSocket transport does. ``ClientCore.send`` is the request path: no
+``asyncio.Lock``, no ``wait_for`` and no timer per request. The read timeout is
+a deadline checked by one lazily re-armed timer per connection.
+"""
+
+import asyncio
+import logging
+
+from nexus_net._tls cimport TlsCodec
+from nexus_net._waiter cimport Waiter, new_waiter
+from nexus_net.buf cimport ReadBuf, Span, point
+
+from nexus_net.http.errors import ConnectionLost, RequestTimeout
+from nexus_net.tls import TlsError
+
+log = logging.getLogger("nexus_net.rest")
+cdef object _current_task = asyncio.current_task
+cdef object _CancelledError = asyncio.CancelledError
+cdef Py_ssize_t MIN_READ = 16 * 1024
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+cdef class _Extension:
+    """Cython needs an extension type as the first base of a class that also
+    derives from a Python class (asyncio.BufferedProtocol)."""
+
+
+cdef class Protocol(_Extension, asyncio.BufferedProtocol):
+    """One connection: moves bytes between the socket and the reader of the
+    request in flight (``spare`` catches bytes nobody asked for)."""
+
+    cdef object loop
+    cdef public object transport
+    cdef readonly TlsCodec tls
+    cdef object reader                 # ResponseReader of the request in flight, or None
+    cdef ReadBuf read_buf              # its ReadBuf
+    cdef readonly object spare
+    cdef ReadBuf spare_buf
+    cdef Waiter waiter                 # set while a task waits for bytes
+    cdef Waiter spare_waiter
+    cdef Span span
+    cdef readonly bint eof
+    cdef readonly bint lost
+    cdef readonly long long received
+    cdef object tls_error
+    # read timeout: a deadline, checked by a timer that is re-armed only when
+    # it fires (so a request costs a clock read, not a timer)
+    cdef double timeout
+    cdef double deadline
+    cdef object timer
+    cdef bint timed_out
+
+    def __init__(self, loop, TlsCodec tls, spare):
+        self.loop = loop
+        self.tls = tls
+        self.spare = spare
+        self.spare_buf = spare.read_buffer
+        self.span = Span.__new__(Span)
+
+    # ---- asyncio.BufferedProtocol ----------------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, Py_ssize_t sizehint):
+        cdef ReadBuf b
+        if self.tls is not None:
+            b = self.tls.cipher
+        elif self.read_buf is not None:
+            b = self.read_buf
+        else:
+            b = self.spare_buf
+        cdef char* tail = b.reserve(MIN_READ)
+        # Safe without an owner: the transport fills it and calls
+        # buffer_updated() before anything else touches the buffer.
+        return point(self.span, tail, b.cap - b.end, True)
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        cdef ReadBuf b = self.read_buf if self.read_buf is not None else self.spare_buf
+        self.received += nbytes
+        if self.tls is None:
+            b.end += nbytes
+        else:
+            self.tls.cipher.end += nbytes
+            try:
+                self.tls.ingest()
+                if self.tls.handshake_done:
+                    self.tls.decrypt_into(b)
+            except TlsError as exc:
+                self.tls_error = exc
+                self.eof = True
+                self.transport.abort()
+            else:
+                if self.tls.peer_closed:
+                    self.eof = True        # close_notify: no more bytes will come
+        self.wake(True)
+
+    def eof_received(self):
+        self.eof = True
+        self.wake(False)
+        return False
+
+    def connection_lost(self, exc):
+        self.lost = True
+        self.eof = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.wake(False)
+
+    cdef void wake(self, bint eager):
+        cdef Waiter w = self.waiter
+        if w is not None:
+            self.waiter = None
+            if not w.is_done:
+                # Resuming the task inline is only allowed when no task runs now.
+                if eager and _current_task(self.loop) is None:
+                    w.wake_eager()
+                else:
+                    w.wake_soon()
+
+    # ---- waiting -----------------------------------------------------------------------
+    cdef Waiter arm(self):
+        """A waiter for the next bytes (reused when the last wait ended normally)."""
+        cdef Waiter w = self.spare_waiter
+        if w is not None and w.is_done and not w.is_cancelled:
+            w.is_done = False
+            w._asyncio_future_blocking = False
+        else:
+            w = new_waiter(self.loop)
+            self.spare_waiter = w
+        self.waiter = w
+        if self.timeout > 0:
+            self.deadline = self.loop.time() + self.timeout
+            if self.timer is None:
+                self.timer = self.loop.call_at(self.deadline, self.on_timer)
+        return w
+
+    def on_timer(self):
+        self.timer = None
+        if self.waiter is None or self.lost:
+            return                          # nobody waits: the next arm() re-arms
+        if self.loop.time() >= self.deadline:
+            self.timed_out = True
+            self.wake(False)
+        else:
+            self.timer = self.loop.call_at(self.deadline, self.on_timer)
+
+    async def wait(self):
+        """Wait for bytes or EOF (no timeout; the TLS handshake uses it)."""
+        await self.arm()
+
+    # ---- writing -------------------------------------------------------------------------
+    def write(self, data):
+        if self.tls is not None:
+            self.transport.write(self.tls.encrypt(data))
+        else:
+            self.transport.write(data)
+
+    async def tls_handshake(self):
+        cdef TlsCodec tls = self.tls
+        while True:
+            try:
+                done = tls.do_handshake()
+            finally:
+                out = tls.pending_output()
+                if out and not self.lost:
+                    self.transport.write(out)
+            if done:
+                return
+            if self.lost or self.eof:
+                raise ConnectionLost("connection closed during the TLS handshake")
+            await self.arm()
+
+    def close(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None and not self.lost:
+            if self.tls is not None and self.tls.handshake_done and not self.tls.close_sent:
+                try:
+                    self.transport.write(self.tls.shutdown())
+                except Exception:           # a broken TLS state: just end TCP
+                    pass
+            self.transport.close()
+
+    cdef int attach(self, reader) except -1:
+        self.reader = reader
+        self.read_buf = reader.read_buffer
+        return 0
+
+    cdef int detach(self) except -1:
+        self.reader = None
+        self.read_buf = None
+        return 0
+
+
+cdef class ClientCore:
+    """The request path of ``rest.Client`` (its cold parts are in client.py)."""
+
+    cdef public Protocol proto
+    cdef public long reconnects
+    cdef public object read_timeout
+    cdef bint busy
+    cdef object turns                  # deque of futures waiting for the connection
+
+    def __cinit__(self):
+        from collections import deque
+        self.turns = deque()
+
+    async def _exchange(self, req, reader):
+        """Send ``req`` and read its response on this connection (one in flight;
+        concurrent callers queue in order). Retried once on a fresh connection
+        when an idempotent request met a connection the server had closed."""
+        cdef Protocol proto
+        cdef Py_ssize_t attempt
+        cdef long long before
+        data = req.bytes()          # a copy: the transport may keep it past this call
+        if self.busy:
+            await self._take_turn()
+        else:
+            self.busy = True
+        try:
+            for attempt in range(2):
+                proto = self.proto
+                if proto is None or proto.eof:
+                    self._discard()
+                    await self._connect()
+                    if attempt or self.reconnects:
+                        log.debug("reconnected to %s:%d", self.host, self.port)
+                    self.reconnects += 1
+                    proto = self.proto
+                if proto.spare.pending:
+                    # bytes nobody asked for: don't trust this connection
+                    self._discard()
+                    if attempt:
+                        raise ConnectionLost("the server sent bytes before any request")
+                    continue
+                reader.reset()             # reader state belongs to one exchange on one connection
+                if req.is_head:
+                    reader.expect_head()
+                proto.attach(reader)
+                proto.timeout = self.read_timeout if self.read_timeout is not None else 0.0
+                before = proto.received
+                proto.write(data)
+                try:
+                    response = await self._read(proto, reader)
+                except ConnectionLost:
+                    self._discard()
+                    if attempt == 0 and proto.received == before and req.method in IDEMPOTENT:
+                        log.debug("server closed the idle connection; retrying %s %s", req.method, req.target)
+                        continue
+                    raise
+                except BaseException:
+                    # timeout, cancellation, a parse error: the connection's
+                    # state is unknown, so it is not reused
+                    self._discard()
+                    raise
+                finally:
+                    proto.detach()
+                if not response.keep_alive:
+                    self._discard()
+                return response
+        finally:
+            self._pass_turn()
+
+    async def _read(self, Protocol proto, reader):
+        # Awaited inline (never as a new task): bytes that arrive before this
+        # task runs again are already in the reader's buffer, or wake the waiter.
+        while True:
+            response = reader.next()
+            if response is not None:
+                return response
+            if proto.eof:
+                if proto.tls_error is not None:
+                    raise ConnectionLost(f"TLS failed mid-response: {proto.tls_error}") from proto.tls_error
+                try:
+                    reader.feed_eof()
+                    response = reader.next()
+                except Exception as exc:
+                    raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
+                if response is not None:
+                    return response
+                raise ConnectionLost("server closed the connection before responding")
+            await proto.arm()
+            if proto.timed_out:
+                proto.timed_out = False
+                raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s")
+
+    async def _take_turn(self):
+        fut = asyncio.get_running_loop().create_future()
+        self.turns.append(fut)
+        try:
+            await fut
+        except _CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._pass_turn()          # handed the connection just as we were cancelled
+            else:
+                self.turns.remove(fut)
+            raise
+
+    def _pass_turn(self):
+        while self.turns:
+            fut = self.turns.popleft()
+            if not fut.done():
+                fut.set_result(None)       # busy stays set: the turn moves on
+                return
+        self.busy = False

@@ -1,0 +1,230 @@
+"""The async REST client's request path against small real servers on 127.0.0.1:
+queueing of concurrent senders, cancellation, the lazily re-armed read timeout,
+and the faults named by the issue (oversize bodies, a server closing mid-body
+under a pool)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nexus_net import rest
+from nexus_net.http import BodyTooLarge, ConnectionLost, RequestTimeout
+
+
+class Server:
+    """A keep-alive HTTP/1.1 server whose reply to each request is chosen by
+    ``reply(path, n)`` (n counts requests on the connection). It may return
+    bytes, or None to stall, or the string "close" to close the connection."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.connections = 0
+
+    async def handle(self, reader, writer):
+        self.connections += 1
+        n = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                if length:
+                    await reader.readexactly(length)
+                path = head.split(b" ")[1].decode()
+                out = self.reply(path, n)
+                n += 1
+                if out is None:
+                    await asyncio.sleep(30)
+                    return
+                if out == "close":
+                    break
+                writer.write(out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+
+def ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def echo_path(path, n):
+    return ok(path.encode())
+
+
+async def test_concurrent_senders_are_served_in_order_on_one_connection():
+    async with Server(echo_path) as srv:
+        async with await rest.connect(srv.url) as conn:
+            order = []
+
+            async def one(i):
+                r = await conn.get(f"/{i}")
+                order.append(i)
+                return r.bytes()
+
+            # conn.get shares one writer, so each caller must build after the
+            # previous send; separate writers and readers let them overlap.
+            results = await asyncio.gather(*(one(i) for i in range(20)))
+            assert results == [f"/{i}".encode() for i in range(20)]
+            assert order == list(range(20))
+            assert srv.connections == 1 and conn.reconnects == 0
+
+
+async def test_overlapping_sends_with_own_readers_queue_in_order():
+    from nexus_net.http import ResponseReader
+    async with Server(echo_path) as srv:
+        async with await rest.connect(srv.url) as conn:
+            writers = [rest.RequestWriter("127.0.0.1") for _ in range(10)]
+            readers = [ResponseReader() for _ in range(10)]
+            sends = [conn.send(w.get(f"/{i}").finish(), r) for i, (w, r) in enumerate(zip(writers, readers))]
+            got = await asyncio.gather(*sends)
+            assert [g.bytes() for g in got] == [f"/{i}".encode() for i in range(10)]
+            assert srv.connections == 1
+
+
+async def test_cancelling_a_queued_sender_leaves_the_queue_working():
+    def slow_first(path, n):
+        return ok(path.encode())
+
+    async with Server(slow_first) as srv:
+        async with await rest.connect(srv.url) as conn:
+            from nexus_net.http import ResponseReader
+            w = [rest.RequestWriter("127.0.0.1") for _ in range(3)]
+            r = [ResponseReader() for _ in range(3)]
+            t0 = asyncio.ensure_future(conn.send(w[0].get("/a").finish(), r[0]))
+            t1 = asyncio.ensure_future(conn.send(w[1].get("/b").finish(), r[1]))
+            t2 = asyncio.ensure_future(conn.send(w[2].get("/c").finish(), r[2]))
+            await asyncio.sleep(0)
+            t1.cancel()
+            assert (await t0).bytes() == b"/a"
+            assert (await t2).bytes() == b"/c"
+            with pytest.raises(asyncio.CancelledError):
+                await t1
+            assert (await conn.get("/d")).bytes() == b"/d"
+            assert srv.connections == 1
+
+
+async def test_cancelling_the_request_in_flight_discards_its_connection():
+    def stall_first(path, n):
+        return None if path == "/stall" else ok(path.encode())
+
+    async with Server(stall_first) as srv:
+        async with await rest.connect(srv.url) as conn:
+            task = asyncio.ensure_future(conn.get("/stall"))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # Its response could still come: the connection is not reused.
+            assert not conn.connected
+            assert (await conn.get("/after")).bytes() == b"/after"
+            assert srv.connections == 2
+
+
+async def test_read_timeout_fires_after_many_quick_requests():
+    """The read timeout is a deadline moved by each wait and checked by a timer
+    re-armed only when it fires: quick requests never time out, and a stall
+    after them times out after about read_timeout."""
+    def reply(path, n):
+        return None if path == "/stalls" else ok(b"x")
+
+    async with Server(reply) as srv:
+        conn = await rest.connect(srv.url, read_timeout=0.15)
+        loop = asyncio.get_running_loop()
+        t_start = loop.time()
+        for _ in range(400):
+            assert (await conn.get("/q")).bytes() == b"x"
+        if loop.time() - t_start < 0.3:
+            # make sure the timer fired (and re-armed) at least once meanwhile
+            for _ in range(40):
+                await asyncio.sleep(0.01)
+                assert (await conn.get("/q")).bytes() == b"x"
+        t0 = loop.time()
+        with pytest.raises(RequestTimeout, match="read_timeout=0.15"):
+            await conn.get("/stalls")
+        elapsed = loop.time() - t0
+        assert 0.14 <= elapsed < 1.0, elapsed
+        assert not conn.connected
+        await conn.close()
+
+
+@pytest.mark.parametrize("shape", ["content-length", "chunked", "until-close"])
+async def test_oversize_response_is_an_error_and_its_bytes_never_become_the_next_response(shape):
+    # The oversize body carries a complete, valid-looking response: if the
+    # client kept reading that connection, the next request would "get" it.
+    smuggled = ok(b"SMUGGLED")
+    big = b"A" * 200 + smuggled * 4
+
+    def reply(path, n):
+        if path != "/big":
+            return ok(b"real " + path.encode())
+        if shape == "content-length":
+            return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(big), big)
+        if shape == "chunked":
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
+        return b"HTTP/1.1 200 OK\r\n\r\n" + big       # until close, and the server keeps it open
+
+    async with Server(reply) as srv:
+        async with await rest.connect(srv.url, max_body_size=100, read_timeout=2) as conn:
+            with pytest.raises(BodyTooLarge, match="max_body_size=100"):
+                await conn.get("/big")
+            assert not conn.connected
+            r = await conn.get("/next")
+            assert r.bytes() == b"real /next"
+            assert srv.connections == 2
+
+
+async def test_pool_replaces_a_connection_the_server_closed_mid_body():
+    cut = {"armed": True}
+
+    def reply(path, n):
+        if path == "/cut" and cut["armed"]:
+            cut["armed"] = False
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"   # then the server closes
+        return ok(path.encode())
+
+    class CuttingServer(Server):
+        async def handle(self, reader, writer):
+            orig = writer.write
+
+            def write(data):
+                orig(data)
+                if data.endswith(b"partial"):
+                    writer.transport.close()
+            writer.write = write
+            await super().handle(reader, writer)
+
+    async with CuttingServer(reply) as srv:
+        pool = await rest.ClientPool.connect(srv.url, connections=2, reconnect_initial=0.01)
+        try:
+            with pytest.raises(ConnectionLost, match="mid-response"):
+                async with pool.acquire() as conn:
+                    await conn.post("/cut", json={})         # POST: never retried
+            assert pool.available == 1                        # the broken one is being repaired
+            for _ in range(100):
+                if pool.available == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert pool.available == 2
+            results = []
+            for i in range(4):
+                async with pool.acquire(timeout=1) as conn:
+                    results.append((await conn.get(f"/{i}")).bytes())
+            assert results == [f"/{i}".encode() for i in range(4)]
+            assert srv.connections == 3                       # two at start, one replacement
+        finally:
+            await pool.close()
