@@ -46,7 +46,7 @@ def pin(cpu: int) -> None:
 
 # ---- (a) in memory ---------------------------------------------------------------------
 
-def mem_nexus(n: int) -> Callable[[], None]:
+def mem_nexus(n: int, bulk: bool = True) -> Callable[[], None]:
     from nexus_net.http import ResponseReader
     from nexus_net.rest import RequestWriter
     writer = RequestWriter("api.exchange.example", base_path="/api/v3")
@@ -57,7 +57,10 @@ def mem_nexus(n: int) -> Callable[[], None]:
     def run() -> None:
         for _ in range(n):
             b = writer.post("/order")
-            b.header(h[0][0], h[0][1]).header(h[1][0], h[1][1]).header(h[2][0], h[2][1]).header(h[3][0], h[3][1])
+            if bulk:
+                b.headers(h)
+            else:
+                b.header(h[0][0], h[0][1]).header(h[1][0], h[1][1]).header(h[2][0], h[2][1]).header(h[3][0], h[3][1])
             req = b.body(BODY).finish()
             sink.append(req.data)
             sink.clear()
@@ -142,10 +145,8 @@ async def rtt_nexus(port: int, n: int, warm: int) -> list[int]:
     out, clock = [], time.perf_counter_ns
     for i in range(warm + n):
         t0 = clock()
-        b = writer.post("/order")
-        for k, v in HEADERS:
-            b.header(k, v)
-        resp = await conn.send(b.body(BODY).finish(), reader)
+        req = writer.post("/order").headers(HEADERS).body(BODY).finish()
+        resp = await conn.send(req, reader)
         resp.body
         if i >= warm:
             out.append(clock() - t0)
@@ -162,10 +163,8 @@ def rtt_nexus_sync(port: int, n: int, warm: int) -> list[int]:
     out, clock = [], time.perf_counter_ns
     for i in range(warm + n):
         t0 = clock()
-        b = writer.post("/order")
-        for k, v in HEADERS:
-            b.header(k, v)
-        resp = conn.send(b.body(BODY).finish(), reader)
+        req = writer.post("/order").headers(HEADERS).body(BODY).finish()
+        resp = conn.send(req, reader)
         resp.body
         if i >= warm:
             out.append(clock() - t0)
@@ -236,6 +235,41 @@ async def rtt_raw(port: int, n: int, warm: int) -> list[int]:
     return out
 
 
+async def rtt_raw_await(port: int, n: int, warm: int) -> list[int]:
+    """The floor for any client whose caller awaits each response: the raw
+    protocol above plus one asyncio Future per reply, awaited by the task."""
+    loop = asyncio.get_running_loop()
+    request = (b"POST /api/v3/order HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               + b"".join(f"{k}: {v}\r\n".encode() for k, v in HEADERS)
+               + b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+
+    class Raw(asyncio.Protocol):
+        fut: asyncio.Future[None] | None = None
+        got = 0
+
+        def connection_made(self, t: Any) -> None:
+            self.t = t
+
+        def data_received(self, data: bytes) -> None:
+            self.got += len(data)
+            if self.got >= len(REPLY) and self.fut is not None:
+                self.got -= len(REPLY)
+                self.fut.set_result(None)
+
+    t, p = await loop.create_connection(Raw, "127.0.0.1", port)
+    out: list[int] = []
+    clock = time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        p.fut = loop.create_future()
+        t.write(request)
+        await p.fut
+        if i >= warm:
+            out.append(clock() - t0)
+    t.close()
+    return out
+
+
 def pct(v: list[int], q: float) -> float:
     s = sorted(v)
     return s[min(len(s) - 1, int(q * len(s)))] / 1000
@@ -257,7 +291,8 @@ def main() -> None:
     print("machine:", describe(["nexus-net", "httptools", "h11", "aiohttp", "httpx", "uvloop"]))
     pin(0)
     n = 10_000
-    mems = {"nexus-net (RequestWriter + ResponseReader)": mem_nexus(n),
+    mems = {"nexus-net (RequestWriter, headers() + ResponseReader)": mem_nexus(n),
+            "nexus-net (RequestWriter, header() x4 + ResponseReader)": mem_nexus(n, bulk=False),
             "httptools (b''.join + HttpResponseParser)": mem_httptools(n), "h11": mem_h11(n // 10)}
     counts = {"h11": n // 10}
     res: dict[str, list[float]] = {k: [] for k in mems}
@@ -273,13 +308,14 @@ def main() -> None:
     for name, v in res.items():
         med, worst = statistics.median(v), sorted(v)[-1]
         print(f"| {name} | {med:,.0f} | {worst:,.0f} | {med / best:.2f}x |" if md else
-              f"  {name:<46}{med:>10,.0f}{worst:>10,.0f}   {med / best:.2f}x")
+              f"  {name:<56}{med:>10,.0f}{worst:>10,.0f}   {med / best:.2f}x")
 
     proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline().split()[1])
     clients = [("nexus-net async", rtt_nexus), ("nexus-net blocking", rtt_nexus_sync),
-               ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw)]
+               ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw),
+               ("raw + await Future", rtt_raw_await)]
     rtts: dict[str, list[int]] = {k: [] for k, _ in clients}
     p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
     try:

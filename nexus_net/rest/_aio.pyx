@@ -249,7 +249,20 @@ cdef class ClientCore:
                 before = proto.received
                 proto.write(data)
                 try:
-                    response = await self._read(proto, reader)
+                    # The read loop, inline (a nested coroutine costs a frame
+                    # per resume). Bytes that arrive before this task runs
+                    # again are already in the reader's buffer or wake the waiter.
+                    while True:
+                        response = reader.next()
+                        if response is not None:
+                            break
+                        if proto.eof:
+                            response = self._at_eof(proto, reader)
+                            break
+                        await proto.arm()
+                        if proto.timed_out:
+                            proto.timed_out = False
+                            raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s")
                 except ConnectionLost:
                     self._discard()
                     if attempt == 0 and proto.received == before and req.method in IDEMPOTENT:
@@ -269,28 +282,19 @@ cdef class ClientCore:
         finally:
             self._pass_turn()
 
-    async def _read(self, Protocol proto, reader):
-        # Awaited inline (never as a new task): bytes that arrive before this
-        # task runs again are already in the reader's buffer, or wake the waiter.
-        while True:
+    cdef object _at_eof(self, Protocol proto, reader):
+        """The response when the server ended the connection: complete if its
+        body was read-until-close, otherwise ConnectionLost."""
+        if proto.tls_error is not None:
+            raise ConnectionLost(f"TLS failed mid-response: {proto.tls_error}") from proto.tls_error
+        try:
+            reader.feed_eof()
             response = reader.next()
-            if response is not None:
-                return response
-            if proto.eof:
-                if proto.tls_error is not None:
-                    raise ConnectionLost(f"TLS failed mid-response: {proto.tls_error}") from proto.tls_error
-                try:
-                    reader.feed_eof()
-                    response = reader.next()
-                except Exception as exc:
-                    raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
-                if response is not None:
-                    return response
-                raise ConnectionLost("server closed the connection before responding")
-            await proto.arm()
-            if proto.timed_out:
-                proto.timed_out = False
-                raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s")
+        except Exception as exc:
+            raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
+        if response is None:
+            raise ConnectionLost("server closed the connection before responding")
+        return response
 
     async def _take_turn(self):
         fut = asyncio.get_running_loop().create_future()

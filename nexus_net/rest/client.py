@@ -20,8 +20,8 @@ def build_request(writer: RequestWriter, method: str, path: str, params: Mapping
     b = writer.request(method, path)
     for k, v in (params or {}).items():
         b.query(k, v)
-    for k, v in (headers or {}).items():
-        b.header(k, v)
+    if headers:
+        b.headers(headers.items())
     if json is not None:
         b.header("Content-Type", "application/json").body_json(json)
     elif data is not None:
