@@ -23,7 +23,11 @@ MODULES = [
     "nexus_net.ws._writer",
     "nexus_net.ws._session",
     "nexus_net.ws._aio",
+    "nexus_net.http._message",
+    "nexus_net.http._chunked",
     "nexus_net.http._response",
+    "nexus_net.http._request",
+    "nexus_net.http._writer",
     "nexus_net.rest._request",
     "nexus_net.rest._aio",
 ]

@@ -108,3 +108,29 @@ async def rest_usage() -> None:
     with rest.sync.connect("http://127.0.0.1:8080") as sconn:
         r3: Response = sconn.post("/y", json={"b": 2})
         assert r3.status
+
+
+def http_codecs() -> None:
+    from nexus_net.http import (BufferTooSmall, ChunkedDecoder, IncomingRequest, RequestReader, write_chunk,
+                                write_request, write_response)
+
+    buf = bytearray(1024)
+    n: int = write_request(buf, "POST", "/order", [("Host", "h"), (b"X-KEY", b"k")], b"{}")
+    rr = RequestReader(max_body_size=1 << 16)
+    rr.feed(memoryview(buf)[:n])
+    req: IncomingRequest | None = rr.next()
+    if req is not None:
+        method: str = req.method
+        target: str = req.target
+        length: int | None = req.content_length
+        assert method and target and length is not None and req.expects_continue is False
+    try:
+        n = write_response(buf, 200, [("Transfer-Encoding", "chunked")], reason="OK")
+        n += write_chunk(memoryview(buf)[n:], b"data")
+    except BufferTooSmall as exc:
+        needed: int = exc.needed
+        assert needed
+    dec = ChunkedDecoder(max_body_size=1 << 20)
+    used: int = dec.feed(b"4\r\ndata\r\n0\r\n\r\n")
+    body: memoryview = dec.body
+    assert used and dec.finished and body.nbytes == 4 and dec.trailers() == []

@@ -9,12 +9,34 @@ class HttpError(NexusNetError):
     """Base class of HTTP errors."""
 
 
-class InvalidResponse(HttpError):
+class InvalidMessage(HttpError):
+    """The bytes are not a well-formed HTTP/1.x message (or are a smuggling shape)."""
+
+
+class InvalidResponse(InvalidMessage):
     """The bytes are not a well-formed HTTP/1.x response (or are a smuggling shape)."""
 
 
 class HeadTooLarge(InvalidResponse):
     """The status line and headers exceed ``max_head_bytes`` or ``max_headers``."""
+
+
+class InvalidRequest(InvalidMessage):
+    """The bytes are not a well-formed HTTP/1.x request (a server answers 400)."""
+
+
+class RequestHeadTooLarge(InvalidRequest):
+    """The request line and headers exceed ``max_head_bytes`` or ``max_headers``
+    (a server answers 431)."""
+
+
+class BufferTooSmall(HttpError, ValueError):
+    """``write_request``/``write_response`` was given a buffer too small for the
+    message; ``needed`` is the size it takes."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 class BodyTooLarge(HttpError):
