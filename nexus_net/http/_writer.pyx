@@ -91,8 +91,9 @@ cdef int check_token(const char* p, Py_ssize_t n, str what) except -1:
 cdef int check_text(const char* p, Py_ssize_t n, str what) except -1:
     cdef Py_ssize_t i
     for i in range(n):
-        if p[i] == 13 or p[i] == 10 or p[i] == 0:
-            raise ValueError(f"{what} {p[:n]!r} contains CR, LF or NUL (header injection)")
+        if (<unsigned char>p[i] < 32 and p[i] != 9) or p[i] == 127:
+            raise ValueError(f"{what} {p[:n]!r} contains a control character "
+                             "(CR or LF would inject headers; RFC 9110 allows only HTAB)")
     return 0
 
 

@@ -117,8 +117,9 @@ cdef int check_value(object value) except -1:
     cdef Py_ssize_t n, i
     cdef const unsigned char* p = <const unsigned char*>PyUnicode_AsUTF8AndSize(value, &n)
     for i in range(n):
-        if p[i] == 13 or p[i] == 10 or p[i] == 0:
-            raise ValueError(f"header value {value!r} contains CR, LF or NUL (header injection)")
+        if (p[i] < 32 and p[i] != 9) or p[i] == 127:
+            raise ValueError(f"header value {value!r} contains a control character "
+                             "(CR or LF would inject headers; RFC 9110 allows only HTAB)")
     return 0
 
 
@@ -270,8 +271,9 @@ cdef class RequestBuilder:
             raise ValueError(f"{name} is written by the RequestWriter (Host from the writer's host, "
                              "Content-Length from the body); setting it too would send it twice")
         for i in range(vn):
-            if vp[i] == 13 or vp[i] == 10 or vp[i] == 0:
-                raise ValueError(f"header value {value!r} contains CR, LF or NUL (header injection)")
+            if (vp[i] < 32 and vp[i] != 9) or vp[i] == 127:
+                raise ValueError(f"header value {value!r} contains a control character "
+                                 "(CR or LF would inject headers; RFC 9110 allows only HTAB)")
         self.close_line()
         dst = self.w.head.reserve(nn + vn + 4)
         memcpy(dst, np, nn)
