@@ -13,6 +13,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.limits cimport LLONG_MAX
 from libc.string cimport memchr, memcpy
 
 from nexus_net._ascii cimport ascii_ieq, is_tchar
@@ -258,7 +259,7 @@ cdef int parse_fields(HttpMessage m, const char* p, Py_ssize_t pos, Py_ssize_t n
             for i in range(a, z):
                 if not (48 <= line[i] <= 57):
                     raise error(f"invalid Content-Length {PyBytes_FromStringAndSize(line + a, min(z - a, 40))!r}")
-                if v > (9223372036854775807 - (line[i] - 48)) // 10:
+                if v > (LLONG_MAX - (line[i] - 48)) // 10:
                     raise error(f"Content-Length {PyBytes_FromStringAndSize(line + a, min(z - a, 40))!r} "
                                 "does not fit in 63 bits")
                 v = v * 10 + (line[i] - 48)
