@@ -109,31 +109,44 @@ cdef class ChunkedDecoder:
     def feed(self, data):
         """Decode from ``data``; returns how many of its bytes belonged to the body."""
         cdef const unsigned char[::1] src = data
-        cdef Py_ssize_t n = src.shape[0], used, before
+        cdef Py_ssize_t n = src.shape[0], pos = 0, take, room, used
         cdef const char* p = <const char*>&src[0] if n else NULL
+        cdef const char* nl
         cdef ReadBuf b = self.pending
+        cdef char* dst
         if self.failure is not None:
             raise self.failure
         if self.state == C_DONE or n == 0:
             return 0
         try:
-            if b is None or b.end == b.start:
-                used = self.decode(p, n)
-                if used < n and self.state != C_DONE:
-                    # an incomplete line: keep it for the next feed
+            if b is not None and b.end > b.start:
+                # An incomplete line waits: complete it with the bytes up to
+                # the next LF (no more), decode it, then go on in place. The
+                # line is bounded: decode() refuses it once it is too long.
+                nl = <const char*>memchr(p, 10, n)
+                take = nl - p + 1 if nl != NULL else n
+                room = b.max_capacity - (b.end - b.start)
+                if take > room:
+                    take = room
+                dst = b.reserve(take)
+                memcpy(dst, p, take)
+                b.end += take
+                used = self.decode(b.data + b.start, b.end - b.start)
+                b.drop(used)
+                if b.end > b.start:
+                    return take        # still incomplete: all of it is kept
+                pos = take
+            if pos < n and self.state != C_DONE:
+                pos += self.decode(p + pos, n - pos)
+                if pos < n and self.state != C_DONE:
+                    # an incomplete line at the end: keep it for the next feed
                     if b is None:
                         b = self.pending = ReadBuf(256, MAX_CHUNK_LINE + self.max_trailer_bytes + 256)
-                    b.feed(data[used:])
-                    used = n
-                return used
-            before = b.end - b.start
-            b.feed(data)
-            used = self.decode(b.data + b.start, b.end - b.start)
-            b.drop(used)
-            if self.state == C_DONE:
-                n = used - before                 # of this feed's bytes, the ones the body used
-                b.drop(b.end - b.start)
-            return n
+                    dst = b.reserve(n - pos)
+                    memcpy(dst, p + pos, n - pos)
+                    b.end += n - pos
+                    pos = n
+            return pos
         except HttpError as exc:
             self.failure = exc
             raise
@@ -226,17 +239,18 @@ cdef class ChunkedDecoder:
             elif self.state == C_TRAILERS:
                 nl = <const char*>memchr(p, 10, avail)
                 if nl == NULL:
-                    if self.trailer_bytes + avail > self.max_trailer_bytes:
+                    # (+2: the CRLF that ends the body is not a trailer)
+                    if self.trailer_bytes + avail > self.max_trailer_bytes + 2:
                         raise self.too_large(f"chunked trailers exceed {self.max_trailer_bytes} bytes")
                     break
                 le = nl - p
                 len_line = le - 1 if le > 0 and p[le - 1] == 13 else le
                 if self.strict and len_line == le:
                     raise self.error("bare LF in chunked trailers")
-                self.trailer_bytes += le + 1
-                if self.trailer_bytes > self.max_trailer_bytes:
-                    raise self.too_large(f"chunked trailers exceed {self.max_trailer_bytes} bytes")
                 if len_line != 0:
+                    self.trailer_bytes += le + 1
+                    if self.trailer_bytes > self.max_trailer_bytes:
+                        raise self.too_large(f"chunked trailers exceed {self.max_trailer_bytes} bytes")
                     self.add_trailer(p, len_line)
                 p += le + 1
                 avail -= le + 1

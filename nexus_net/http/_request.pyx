@@ -90,6 +90,13 @@ cdef class RequestReader(MessageReader):
         self.current = None
         self.chunks.restart()
 
+    def awaiting_body(self):
+        """The request whose head has arrived and whose body has not (yet):
+        a server answers ``Expect: 100-continue`` (``expects_continue``) with
+        a 100 response at this point, since the client sends the body only
+        after it. ``next()`` returns the same object once the body is in."""
+        return self.current
+
     def feed_eof(self):
         """The peer closed the connection."""
         self.eof = True
@@ -168,7 +175,10 @@ cdef class RequestReader(MessageReader):
         avail = b.end - b.start
         end = find_head_end(p, avail, &self.scan, self.strict, InvalidRequest, "request")
         if end < 0:
-            if avail > self.max_head_bytes:
+            # the same bound as for a complete head (its empty line may
+            # end up to 2 bytes past the limit): the verdict never depends
+            # on how the bytes were split
+            if avail > self.max_head_bytes + 2:
                 self.fail(RequestHeadTooLarge(f"request head exceeds max_head_bytes={self.max_head_bytes}"))
             return None
         if end > self.max_head_bytes + 2:
@@ -196,8 +206,8 @@ cdef class RequestReader(MessageReader):
         t0 = m + 1
         t1 = t0
         while t1 < len_line and p[t1] != 32:
-            if <unsigned char>p[t1] < 33 or p[t1] == 127:
-                raise InvalidRequest("control character in the request target")
+            if <unsigned char>p[t1] < 33 or <unsigned char>p[t1] > 126:
+                raise InvalidRequest("control character or non-ASCII byte in the request target")
             t1 += 1
         if t1 == t0 or len_line - t1 != 9 or p[t1 + 1] != 72 or p[t1 + 2] != 84 or p[t1 + 3] != 84 \
                 or p[t1 + 4] != 80 or p[t1 + 5] != 47 or p[t1 + 6] != 49 or p[t1 + 7] != 46 \
@@ -218,5 +228,7 @@ cdef class RequestReader(MessageReader):
         if r.cl > self.max_body_size:
             raise BodyTooLarge(f"Content-Length {r.cl} exceeds max_body_size={self.max_body_size}")
         r.keep_alive = (not fr.conn_close) if r.version == 11 else (fr.conn_keep and not fr.conn_close)
+        if fr.te and r.version == 10:
+            r.keep_alive = False       # RFC 9112 6.1: chunked in HTTP/1.0 is unreliable framing
         r.expects_continue = fr.expect_continue and r.version == 11
         return r

@@ -209,7 +209,10 @@ cdef class ResponseReader(MessageReader):
         cdef Py_ssize_t avail = b.end - b.start
         cdef Py_ssize_t end = find_head_end(p, avail, &self.scan, self.strict, InvalidResponse, "response")
         if end < 0:
-            if avail > self.max_head_bytes:
+            # the same bound as for a complete head (its empty line may
+            # end up to 2 bytes past the limit): the verdict never depends
+            # on how the bytes were split
+            if avail > self.max_head_bytes + 2:
                 self.fail(HeadTooLarge(f"response head exceeds max_head_bytes={self.max_head_bytes}"))
             return None
         if end > self.max_head_bytes + 2:
@@ -257,6 +260,6 @@ cdef class ResponseReader(MessageReader):
                                             or r.status < 200):
             self.fail(BodyTooLarge(f"Content-Length {cl} exceeds max_body_size={self.max_body_size}"))
         r.keep_alive = (not fr.conn_close) if r.version == 11 else (fr.conn_keep and not fr.conn_close)
-        if fr.te and not fr.te_chunked:
-            r.keep_alive = False
+        if fr.te and (not fr.te_chunked or r.version == 10):
+            r.keep_alive = False       # read until close; or chunked in HTTP/1.0 (RFC 9112 6.1)
         return r
