@@ -31,3 +31,10 @@ def test_demo_runs_end_to_end():
 def test_in_memory_codec_example():
     out = run_example("examples/codec_in_memory.py", "--messages", "5000", "--rounds", "1")
     assert "all 5,000 quotes identical" in out
+
+
+def test_rest_order_entry_example():
+    out = run_example("examples/rest_order_entry.py", "--orders", "600", "--connections", "3")
+    assert "600 of 600 signed orders accepted over 3 keep-alive connections" in out
+    assert "'sell': 300" in out and "'buy': 300" in out
+    assert "forged signature: 401 bad signature" in out

@@ -206,12 +206,25 @@ cdef class ClientCore:
     cdef public Protocol proto
     cdef public long reconnects
     cdef public object read_timeout
+    cdef public object total_timeout
     cdef bint busy
     cdef object turns                  # deque of futures waiting for the connection
 
     def __cinit__(self):
         from collections import deque
         self.turns = deque()
+
+    def send(self, req, reader):
+        """Send ``req`` and wait for its response: ``resp = await conn.send(req, reader)``.
+
+        One request is in flight per connection; concurrent callers queue in
+        order. An idempotent request that meets a connection the server had
+        closed is retried once on a fresh one. The ``Response`` borrows
+        nothing that the next request overwrites: keep it as long as you like.
+        """
+        if self.total_timeout is None:
+            return self._exchange(req, reader)
+        return self._send_with_deadline(req, reader)
 
     async def _exchange(self, req, reader):
         """Send ``req`` and read its response on this connection (one in flight;

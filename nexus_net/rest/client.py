@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from nexus_net.http import RequestTimeout, Response, ResponseReader
@@ -72,17 +72,7 @@ class Client(ClientCore):
         return self.proto is not None and not self.proto.eof
 
     # ---- requests ---------------------------------------------------------------------
-    def send(self, req: Request, reader: ResponseReader) -> Awaitable[Response]:
-        """Send ``req`` and wait for its response: ``resp = await conn.send(req, reader)``.
-
-        One request is in flight per connection; concurrent callers queue in
-        order. An idempotent request that meets a connection the server had
-        closed is retried once on a fresh one. ``Response`` borrows nothing
-        that the next request overwrites: keep it as long as you like.
-        """
-        if self.total_timeout is None:
-            return self._exchange(req, reader)
-        return self._send_with_deadline(req, reader)
+    # send(req, reader) is ClientCore's (Cython): see rest/_aio.pyx.
 
     async def _send_with_deadline(self, req: Request, reader: ResponseReader) -> Response:
         try:
