@@ -14,6 +14,23 @@ pytest.importorskip("pytest_httpbin")
 httpbin_app = pytest.importorskip("httpbin").app
 
 
+class Origin:
+    def __init__(self, server, tls):
+        self.url, self.port, self.tls = server.url, server.port, tls
+
+    def connect(self, **kw):
+        return rest.connect(self.url, tls=self.tls, **kw)
+
+
+@pytest.fixture(params=["http", "https"])
+def origin(request):
+    """The local httpbin, over HTTP and over HTTPS (its own test CA)."""
+    if request.param == "http":
+        return Origin(request.getfixturevalue("httpbin"), None)
+    from pytest_httpbin import certs
+    return Origin(request.getfixturevalue("httpbin_secure"), TlsConfig(ca_file=certs.where()))
+
+
 @pytest.fixture
 async def keepalive_server():
     """aiohttp's server keeps HTTP/1.1 connections alive (pytest-httpbin's
@@ -34,84 +51,84 @@ async def keepalive_server():
     await runner.cleanup()
 
 
-async def test_get_with_query_params(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_get_with_query_params(origin):
+    async with await origin.connect() as conn:
         r = await conn.get("/get", params={"symbol": "BTC-USD", "note": "a b&c"})
         assert r.status == 200
         assert r.json()["args"] == {"symbol": "BTC-USD", "note": "a b&c"}
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-async def test_methods_with_json_bodies(httpbin, method):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_methods_with_json_bodies(origin, method):
+    async with await origin.connect() as conn:
         r = await conn.request(method, f"/{method.lower()}", json={"px": "67000.5", "qty": 2})
         assert r.status == 200
         assert r.json()["json"] == {"px": "67000.5", "qty": 2}
 
 
-async def test_custom_headers_and_default_headers(httpbin):
-    async with await rest.connect(httpbin.url, headers={"User-Agent": "nexus-net-test"}) as conn:
+async def test_custom_headers_and_default_headers(origin):
+    async with await origin.connect(headers={"User-Agent": "nexus-net-test"}) as conn:
         r = await conn.get("/headers", headers={"X-Api-Key": "k123"})
         seen = r.json()["headers"]
         assert seen["X-Api-Key"] == "k123" and seen["User-Agent"] == "nexus-net-test"
 
 
 @pytest.mark.parametrize("code", [200, 201, 204, 404, 500])
-async def test_status_codes(httpbin, code):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_status_codes(origin, code):
+    async with await origin.connect() as conn:
         r = await conn.get(f"/status/{code}")
         assert r.status == code
         if code == 204:
             assert len(r.body) == 0
 
 
-async def test_redirect_is_not_followed(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_redirect_is_not_followed(origin):
+    async with await origin.connect() as conn:
         r = await conn.get("/redirect-to", params={"url": "/get", "status_code": "301"})
         assert r.status == 301 and r.header("location") == "/get"
 
 
-async def test_chunked_stream(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_chunked_stream(origin):
+    async with await origin.connect() as conn:
         r = await conn.get("/stream/5")
         lines = r.text().strip().split("\n")
         assert len(lines) == 5
         assert r.chunked or r.header("content-length") is None
 
 
-async def test_stream_bytes(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_stream_bytes(origin):
+    async with await origin.connect() as conn:
         r = await conn.get("/stream-bytes/20000", params={"seed": "1", "chunk_size": "1000"})
         assert len(r.bytes()) == 20000
 
 
-async def test_gzip_is_returned_as_sent(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_gzip_is_returned_as_sent(origin):
+    async with await origin.connect() as conn:
         r = await conn.get("/gzip")
         assert r.header("content-encoding") == "gzip"
         import json
         assert json.loads(gzip.decompress(r.bytes()))["gzipped"] is True
 
 
-async def test_head_has_no_body(httpbin):
-    async with await rest.connect(httpbin.url) as conn:
+async def test_head_has_no_body(origin):
+    async with await origin.connect() as conn:
         r = await conn.request("HEAD", "/get")
         assert r.status == 200 and len(r.body) == 0
         assert int(r.header("content-length")) > 0
 
 
-async def test_one_mebibyte_bodies_both_ways(httpbin):
+async def test_one_mebibyte_bodies_both_ways(origin):
     payload = ("0123456789abcdef" * 65536)          # 1 MiB of text
-    async with await rest.connect(httpbin.url) as conn:
+    async with await origin.connect() as conn:
         r = await conn.post("/post", data=payload.encode(), headers={"Content-Type": "text/plain"})
         assert r.status == 200 and len(r.body) > 1_000_000
         assert r.json()["data"] == payload
 
 
-async def test_send_with_own_writer_and_reader(httpbin):
-    writer = RequestWriter("127.0.0.1", port=httpbin.port, secure=False, base_path="/anything")
+async def test_send_with_own_writer_and_reader(origin):
+    writer = RequestWriter("127.0.0.1", port=origin.port, secure=origin.tls is not None, base_path="/anything")
     reader = ResponseReader(max_body_size=1 << 20)
-    async with await rest.connect(httpbin.url) as conn:
+    async with await origin.connect() as conn:
         req = writer.post("/order").query("a", "1").header("X-KEY", "k").body_json({"side": "buy"}).finish()
         r = await conn.send(req, reader)
         echoed = r.json()
