@@ -29,16 +29,10 @@ cdef enum:
     S_UPGRADED = 7
 
 
-@cython.final
-@cython.freelist(16)
 cdef class Response(HttpMessage):
     """One HTTP response: ``status``, ``reason``, ``header(name)``,
     ``headers()``, ``body`` (a read-only view that stays valid and unchanged
     as long as the response, or the view, is alive), ``text()``, ``json()``."""
-
-    cdef readonly int status
-    cdef const char* reason_ptr
-    cdef Py_ssize_t reason_len
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Response objects are created by ResponseReader")
@@ -51,7 +45,6 @@ cdef class Response(HttpMessage):
         return f"<Response {self.status} {self.reason!r} body={self.body_len} bytes>"
 
 
-@cython.final
 cdef class ResponseReader(MessageReader):
     """Incremental HTTP/1.x response parser for one connection.
 
@@ -60,13 +53,6 @@ cdef class ResponseReader(MessageReader):
     before the response to a HEAD request. 1xx interim responses are skipped;
     101 is returned and ends HTTP parsing on this connection.
     """
-
-    cdef int state
-    cdef bint head_request
-    cdef Response current                # response whose body is being read
-    cdef Py_ssize_t remaining            # Content-Length bytes still expected
-    cdef ChunkedDecoder chunks           # decodes chunked bodies
-    cdef bint interim_seen               # a 1xx arrived; the final response has not
 
     def __init__(self, Py_ssize_t buffer_size=32 * 1024, *, Py_ssize_t max_body_size=16 * 1024 * 1024,
                  Py_ssize_t max_headers=100, Py_ssize_t max_head_bytes=16 * 1024, bint strict=True):
@@ -82,6 +68,9 @@ cdef class ResponseReader(MessageReader):
         """Forget all state and buffered bytes: ready for a new connection.
 
         Responses already returned stay valid (they keep their own memory)."""
+        self.restart()
+
+    cdef int restart(self) except -1:
         self.buf.drop(self.buf.end - self.buf.start)
         self.state = S_HEAD
         self.scan = 0
@@ -92,6 +81,7 @@ cdef class ResponseReader(MessageReader):
         self.current = None
         self.chunks.restart()
         self.interim_seen = False
+        return 0
 
     def expect_head(self):
         """The next response answers a HEAD request: it has no body."""
@@ -110,6 +100,9 @@ cdef class ResponseReader(MessageReader):
     # ---- output -------------------------------------------------------------------------
     def next(self):
         """The next complete ``Response``, or None if more bytes are needed."""
+        return self.poll()
+
+    cdef Response poll(self):
         cdef Response r
         if self.failure is not None:
             raise self.failure

@@ -15,6 +15,7 @@ import logging
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Waiter, new_waiter
 from nexus_net.buf cimport ReadBuf, Span, point
+from nexus_net.http._response cimport Response, ResponseReader
 
 from nexus_net.http.errors import ConnectionLost, RequestTimeout
 from nexus_net.tls import TlsError
@@ -38,9 +39,9 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     cdef object loop
     cdef public object transport
     cdef readonly TlsCodec tls
-    cdef object reader                 # ResponseReader of the request in flight, or None
+    cdef ResponseReader reader         # the reader of the request in flight, or None
     cdef ReadBuf read_buf              # its ReadBuf
-    cdef readonly object spare
+    cdef readonly ResponseReader spare
     cdef ReadBuf spare_buf
     cdef Waiter waiter                 # set while a task waits for bytes
     cdef Waiter spare_waiter
@@ -56,11 +57,11 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     cdef object timer
     cdef bint timed_out
 
-    def __init__(self, loop, TlsCodec tls, spare):
+    def __init__(self, loop, TlsCodec tls, ResponseReader spare):
         self.loop = loop
         self.tls = tls
         self.spare = spare
-        self.spare_buf = spare.read_buffer
+        self.spare_buf = spare.buf
         self.span = Span.__new__(Span)
 
     # ---- asyncio.BufferedProtocol ----------------------------------------------------
@@ -189,9 +190,9 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
                     pass
             self.transport.close()
 
-    cdef int attach(self, reader) except -1:
+    cdef int attach(self, ResponseReader reader) except -1:
         self.reader = reader
-        self.read_buf = reader.read_buffer
+        self.read_buf = reader.buf
         return 0
 
     cdef int detach(self) except -1:
@@ -226,7 +227,7 @@ cdef class ClientCore:
             return self._exchange(req, reader)
         return self._send_with_deadline(req, reader)
 
-    async def _exchange(self, req, reader):
+    async def _exchange(self, req, ResponseReader reader):
         """Send ``req`` and read its response on this connection (one in flight;
         concurrent callers queue in order). Retried once on a fresh connection
         when an idempotent request met a connection the server had closed."""
@@ -248,15 +249,15 @@ cdef class ClientCore:
                         log.debug("reconnected to %s:%d", self.host, self.port)
                     self.reconnects += 1
                     proto = self.proto
-                if proto.spare.pending:
+                if proto.spare_buf.end > proto.spare_buf.start:
                     # bytes nobody asked for: don't trust this connection
                     self._discard()
                     if attempt:
                         raise ConnectionLost("the server sent bytes before any request")
                     continue
-                reader.reset()             # reader state belongs to one exchange on one connection
+                reader.restart()           # reader state belongs to one exchange on one connection
                 if req.is_head:
-                    reader.expect_head()
+                    reader.head_request = True
                 proto.attach(reader)
                 proto.timeout = self.read_timeout if self.read_timeout is not None else 0.0
                 before = proto.received
@@ -266,7 +267,7 @@ cdef class ClientCore:
                     # per resume). Bytes that arrive before this task runs
                     # again are already in the reader's buffer or wake the waiter.
                     while True:
-                        response = reader.next()
+                        response = reader.poll()
                         if response is not None:
                             break
                         if proto.eof:
@@ -295,7 +296,7 @@ cdef class ClientCore:
         finally:
             self._pass_turn()
 
-    cdef object _at_eof(self, Protocol proto, reader):
+    cdef object _at_eof(self, Protocol proto, ResponseReader reader):
         """The response when the server ended the connection: complete if its
         body was read-until-close, otherwise ConnectionLost."""
         if proto.tls_error is not None:

@@ -1,0 +1,32 @@
+# cdef API of the response parser (the REST client's protocol calls it directly).
+
+cimport cython
+
+from nexus_net.buf cimport Slab
+from nexus_net.http._chunked cimport ChunkedDecoder
+from nexus_net.http._message cimport HttpMessage, MessageReader
+
+
+@cython.final
+cdef class Response(HttpMessage):
+    cdef readonly int status
+    cdef const char* reason_ptr
+    cdef Py_ssize_t reason_len
+
+
+@cython.final
+cdef class ResponseReader(MessageReader):
+    cdef int state
+    cdef bint head_request
+    cdef Response current                # response whose body is being read
+    cdef Py_ssize_t remaining            # Content-Length bytes still expected
+    cdef ChunkedDecoder chunks           # decodes chunked bodies
+    cdef bint interim_seen               # a 1xx arrived; the final response has not
+
+    cdef int restart(self) except -1
+    cdef Response poll(self)
+    cdef bint idle(self)
+    cdef Response step(self)
+    cdef int finish_body(self, Response r, Slab slab, const char* ptr, Py_ssize_t n) except -1
+    cdef Response read_head(self)
+    cdef Response parse_head(self, const char* p, Py_ssize_t n)
