@@ -105,3 +105,28 @@ def check_chunking_invariance(make: Callable[[], Any], data: bytes, pieces: list
         # malformed past the limit is "too large" when it arrives in pieces
         # (the limit is hit first) and "malformed" when it arrives whole.
         assert any("TooLarge" in e.__name__ for e in (whole[1], cut[1])), (whole[1], cut[1])
+
+
+def reader_target(reader_class: Callable[..., Any], first_line: Callable[[Any], Any],
+                  errors: tuple[type[BaseException], ...], on_new: Callable[[Any, Draw], None] | None = None
+                  ) -> Callable[[bytes], None]:
+    """A fuzz target for a parser: limits and strictness drawn from the input,
+    the rest is the stream, checked by check_chunking_invariance."""
+    def target(data: bytes) -> None:
+        draw = Draw(data)
+        strict = draw.bool()
+        max_body = draw.int(300)
+        max_headers = 1 + draw.int(20)
+        max_head = 64 + draw.int(512)
+        flag = draw.bool()
+        stream = draw.rest()
+
+        def make() -> Any:
+            reader = reader_class(256, max_body_size=max_body, max_headers=max_headers, max_head_bytes=max_head,
+                                  strict=strict)
+            if on_new is not None and flag:
+                on_new(reader, draw)
+            return reader
+
+        check_chunking_invariance(make, stream, splits(Draw(data[:16]), stream), first_line, errors)
+    return target

@@ -20,3 +20,21 @@ cdef inline Waiter new_waiter(object loop):
     w.callbacks = []
     w._asyncio_future_blocking = False
     return w
+
+
+cdef void resume(Waiter w, bint eager)
+
+
+cdef inline Waiter reusable(Waiter spare, object loop):
+    """``spare`` reset for another wait, or a new waiter (store it as the
+    next spare).
+
+    Reuse is safe once the previous wait finished normally: by the time the
+    waiting task runs again, the waiter's callbacks have all run. A cancelled
+    waiter is replaced, since a late callback may still read its state.
+    """
+    if spare is not None and spare.is_done and not spare.is_cancelled:
+        spare.is_done = False
+        spare._asyncio_future_blocking = False
+        return spare
+    return new_waiter(loop)

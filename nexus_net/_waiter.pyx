@@ -6,6 +6,7 @@ Shared by the WebSocket and REST asyncio transports.
 import asyncio
 
 cdef object _CancelledError = asyncio.CancelledError
+cdef object _current_task = asyncio.current_task
 
 
 cdef class Ready:
@@ -96,3 +97,14 @@ cdef class Waiter:
                 fn(self)
             else:
                 context.run(fn, self)
+
+
+cdef void resume(Waiter w, bint eager):
+    """Wake the task waiting on ``w``: at once when ``eager`` and no task is
+    running (bytes arrived in a protocol callback), otherwise via call_soon.
+    Resuming a task inline from inside another task is not allowed."""
+    if not w.is_done:
+        if eager and _current_task(w.loop) is None:
+            w.wake_eager()
+        else:
+            w.wake_soon()

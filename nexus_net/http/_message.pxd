@@ -64,3 +64,5 @@ cdef class MessageReader:
     cdef object failure
 
     cdef int fail(self, exc) except -1
+    cdef Py_ssize_t head_length(self, object error, object too_large, str what) except -2
+    cdef int take_head(self, HttpMessage m, Py_ssize_t end) except -1

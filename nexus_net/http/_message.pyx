@@ -164,6 +164,28 @@ cdef class MessageReader:
         self.failure = exc
         raise exc
 
+    cdef Py_ssize_t head_length(self, object error, object too_large, str what) except -2:
+        """The length of the complete head at the front of the buffer, or -1
+        while it is incomplete; ``too_large`` once it exceeds the limit."""
+        cdef ReadBuf b = self.buf
+        cdef Py_ssize_t avail = b.end - b.start
+        cdef Py_ssize_t end = find_head_end(b.data + b.start, avail, &self.scan, self.strict, error, what)
+        # An incomplete head is held to the same bound as a complete one (its
+        # empty line may end 2 bytes past the limit): the verdict never
+        # depends on how the bytes were split.
+        if (avail if end < 0 else end) > self.max_head_bytes + 2:
+            self.fail(too_large(f"{what} head exceeds max_head_bytes={self.max_head_bytes}"))
+        return end
+
+    cdef int take_head(self, HttpMessage m, Py_ssize_t end) except -1:
+        """``m`` was parsed from the first ``end`` bytes: it pins them and the
+        reader moves past them."""
+        self.buf.slab.pins += 1
+        m.head_slab = self.buf.slab
+        self.buf.drop(end)
+        self.scan = 0
+        return 0
+
 
 cdef Py_ssize_t find_head_end(const char* p, Py_ssize_t avail, Py_ssize_t* scan, bint strict,
                               object error, str what) except -2:

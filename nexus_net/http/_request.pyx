@@ -17,7 +17,7 @@ from libc.string cimport memchr
 from nexus_net._ascii cimport is_tchar
 from nexus_net.buf cimport ReadBuf, Slab
 from nexus_net.http._chunked cimport ChunkedDecoder
-from nexus_net.http._message cimport Framing, HttpMessage, MessageReader, find_head_end, parse_fields
+from nexus_net.http._message cimport Framing, HttpMessage, MessageReader, parse_fields
 
 from nexus_net.http.errors import BodyTooLarge, HttpError, InvalidRequest, RequestHeadTooLarge
 
@@ -164,30 +164,17 @@ cdef class RequestReader(MessageReader):
 
     cdef IncomingRequest read_head(self):
         cdef ReadBuf b = self.buf
-        cdef const char* p
-        cdef Py_ssize_t avail, end
+        cdef Py_ssize_t end
         cdef IncomingRequest r
         # RFC 9112 2.2: a server should ignore empty lines before a request
         # (some clients send a CRLF after a POST body).
         while self.scan == 0 and b.end - b.start >= 2 and b.data[b.start] == 13 and b.data[b.start + 1] == 10:
             b.drop(2)
-        p = b.data + b.start
-        avail = b.end - b.start
-        end = find_head_end(p, avail, &self.scan, self.strict, InvalidRequest, "request")
+        end = self.head_length(InvalidRequest, RequestHeadTooLarge, "request")
         if end < 0:
-            # the same bound as for a complete head (its empty line may
-            # end up to 2 bytes past the limit): the verdict never depends
-            # on how the bytes were split
-            if avail > self.max_head_bytes + 2:
-                self.fail(RequestHeadTooLarge(f"request head exceeds max_head_bytes={self.max_head_bytes}"))
             return None
-        if end > self.max_head_bytes + 2:
-            self.fail(RequestHeadTooLarge(f"request head exceeds max_head_bytes={self.max_head_bytes}"))
-        r = self.parse_head(p, end)
-        b.slab.pins += 1
-        r.head_slab = b.slab
-        b.drop(end)
-        self.scan = 0
+        r = self.parse_head(b.data + b.start, end)
+        self.take_head(r, end)
         return r
 
     cdef IncomingRequest parse_head(self, const char* p, Py_ssize_t n):

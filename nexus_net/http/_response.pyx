@@ -17,7 +17,7 @@ from libc.string cimport memchr
 
 from nexus_net.buf cimport ReadBuf, Slab
 from nexus_net.http._chunked cimport ChunkedDecoder
-from nexus_net.http._message cimport Framing, HttpMessage, MessageReader, find_head_end, parse_fields
+from nexus_net.http._message cimport Framing, HttpMessage, MessageReader, parse_fields
 
 from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, HttpError, InvalidResponse
 
@@ -197,24 +197,11 @@ cdef class ResponseReader(MessageReader):
 
     # ---- the head ---------------------------------------------------------------------
     cdef Response read_head(self):
-        cdef ReadBuf b = self.buf
-        cdef const char* p = b.data + b.start
-        cdef Py_ssize_t avail = b.end - b.start
-        cdef Py_ssize_t end = find_head_end(p, avail, &self.scan, self.strict, InvalidResponse, "response")
+        cdef Py_ssize_t end = self.head_length(InvalidResponse, HeadTooLarge, "response")
         if end < 0:
-            # the same bound as for a complete head (its empty line may
-            # end up to 2 bytes past the limit): the verdict never depends
-            # on how the bytes were split
-            if avail > self.max_head_bytes + 2:
-                self.fail(HeadTooLarge(f"response head exceeds max_head_bytes={self.max_head_bytes}"))
             return None
-        if end > self.max_head_bytes + 2:
-            self.fail(HeadTooLarge(f"response head exceeds max_head_bytes={self.max_head_bytes}"))
-        r = self.parse_head(p, end)
-        b.slab.pins += 1
-        r.head_slab = b.slab
-        b.drop(end)
-        self.scan = 0
+        r = self.parse_head(self.buf.data + self.buf.start, end)
+        self.take_head(r, end)
         return r
 
     cdef Response parse_head(self, const char* p, Py_ssize_t n):

@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from nexus_net._tls cimport TlsCodec
-from nexus_net._waiter cimport Waiter, new_waiter
+from nexus_net._waiter cimport Waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, point
 from nexus_net.http._response cimport Response, ResponseReader
 
@@ -21,7 +21,6 @@ from nexus_net.http.errors import ConnectionLost, RequestTimeout
 from nexus_net.tls import TlsError
 
 log = logging.getLogger("nexus_net.rest")
-cdef object _current_task = asyncio.current_task
 cdef object _CancelledError = asyncio.CancelledError
 cdef Py_ssize_t MIN_READ = 16 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -118,23 +117,13 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         cdef Waiter w = self.waiter
         if w is not None:
             self.waiter = None
-            if not w.is_done:
-                # Resuming the task inline is only allowed when no task runs now.
-                if eager and _current_task(self.loop) is None:
-                    w.wake_eager()
-                else:
-                    w.wake_soon()
+            resume(w, eager)
 
     # ---- waiting -----------------------------------------------------------------------
     cdef Waiter arm(self):
         """A waiter for the next bytes (reused when the last wait ended normally)."""
-        cdef Waiter w = self.spare_waiter
-        if w is not None and w.is_done and not w.is_cancelled:
-            w.is_done = False
-            w._asyncio_future_blocking = False
-        else:
-            w = new_waiter(self.loop)
-            self.spare_waiter = w
+        cdef Waiter w = reusable(self.spare_waiter, self.loop)
+        self.spare_waiter = w
         self.waiter = w
         if self.timeout > 0:
             self.deadline = self.loop.time() + self.timeout

@@ -16,7 +16,7 @@ import socket
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from nexus_net._tls cimport TlsCodec
-from nexus_net._waiter cimport Ready, Waiter, new_waiter
+from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
@@ -27,7 +27,6 @@ from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, Connec
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
 
 log = logging.getLogger("nexus_net.ws")
-cdef object _current_task = asyncio.current_task
 
 
 cdef object _READY = Ready()      # send_*() return it when nothing has to wait
@@ -147,12 +146,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         cdef Waiter waiter = self.recv_waiter
         if waiter is not None:
             self.recv_waiter = None
-            if not waiter.is_done:
-                # Resuming the task inline is only allowed when no task runs now.
-                if eager and _current_task(self.loop) is None:
-                    waiter.wake_eager()
-                else:
-                    waiter.wake_soon()
+            resume(waiter, eager)
         return 0
 
     # ---- internals ---------------------------------------------------------
@@ -550,19 +544,6 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
 
 cdef inline Waiter reuse_waiter(Connection conn):
-    """The connection's waiter, reset for another wait.
-
-    Reuse is safe once the previous wait finished normally: by the time the
-    waiting task runs again, the waiter's callbacks have all run. A cancelled
-    waiter is replaced, since a late callback may still read its state.
-    """
-    cdef Waiter w = conn.spare_waiter
-    if w is not None and w.is_done and not w.is_cancelled:
-        w.is_done = False
-        w._asyncio_future_blocking = False
-        return w
-    w = new_waiter(conn.loop)
-    conn.spare_waiter = w
-    return w
-
-
+    """The connection's waiter, reset for another wait (see _waiter.reusable)."""
+    conn.spare_waiter = reusable(conn.spare_waiter, conn.loop)
+    return conn.spare_waiter
