@@ -228,3 +228,19 @@ async def test_pool_replaces_a_connection_the_server_closed_mid_body():
             assert srv.connections == 3                       # two at start, one replacement
         finally:
             await pool.close()
+
+
+async def test_a_closed_client_refuses_requests_instead_of_reconnecting():
+    from nexus_net.http import ClientClosed
+    async with Server(echo_path) as srv:
+        conn = await rest.connect(srv.url)
+        assert (await conn.get("/a")).bytes() == b"/a"
+        await conn.close()
+        with pytest.raises(ClientClosed, match="closed"):
+            await conn.get("/b")
+        assert srv.connections == 1
+        sconn = await asyncio.to_thread(rest.sync.connect, srv.url)
+        assert (await asyncio.to_thread(sconn.get, "/c")).bytes() == b"/c"
+        sconn.close()
+        with pytest.raises(ClientClosed):
+            await asyncio.to_thread(sconn.get, "/d")

@@ -51,5 +51,9 @@ class ConnectionLost(HttpError, ConnectionError):
     """The server closed the connection before the response was complete."""
 
 
+class ClientClosed(HttpError):
+    """A request was sent on a client after its ``close()``."""
+
+
 class ReadBufferFull(HttpError, BufferFullError):
     """More bytes were fed than the reader may buffer without ``next()`` being called."""

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from nexus_net.http import RequestTimeout, Response, ResponseReader
+from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._aio import ClientCore, Protocol
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.tls import TlsCodec, TlsConfig
@@ -50,9 +50,12 @@ class Client(ClientCore):
         self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers)
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
+        self.closed = False
 
     # ---- connection management ---------------------------------------------------------
     async def _connect(self) -> None:
+        if self.closed:
+            raise ClientClosed(f"this client to {self.host}:{self.port} was closed")
         loop = asyncio.get_running_loop()
         codec = TlsCodec(self.tls, False, self.host) if self.tls is not None else None
         proto = Protocol(loop, codec, ResponseReader(4096))
@@ -106,6 +109,8 @@ class Client(ClientCore):
         return await self.request("DELETE", path, **kw)
 
     async def close(self) -> None:
+        """Close the connection; later requests raise ClientClosed."""
+        self.closed = True
         self._discard()
 
     async def __aenter__(self) -> Client:

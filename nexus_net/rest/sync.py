@@ -12,7 +12,7 @@ import socket
 from typing import Any, Mapping
 
 from nexus_net._blocking_io import BlockingIo
-from nexus_net.http import ConnectionLost, RequestTimeout, Response, ResponseReader
+from nexus_net.http import ClientClosed, ConnectionLost, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.rest._aio import IDEMPOTENT
 from nexus_net.rest.client import build_request, parse_origin
@@ -35,8 +35,11 @@ class Client:
         self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers)
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
+        self.closed = False
 
     def _connect(self) -> None:
+        if self.closed:
+            raise ClientClosed(f"this client to {self.host}:{self.port} was closed")
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except socket.timeout:
@@ -139,6 +142,8 @@ class Client:
         return self.request("DELETE", path, **kw)
 
     def close(self) -> None:
+        """Close the connection; later requests raise ClientClosed."""
+        self.closed = True
         self._discard()
 
     def __enter__(self) -> Client:
