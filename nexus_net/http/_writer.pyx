@@ -237,12 +237,13 @@ def write_response(dst, int status, headers=(), body=None, reason=None):
     pieces[1] = code
     lens[1] = 4
     if reason is None:
-        reason = REASONS.get(status, "")
+        # indexed by the C int: no int object made per call
+        reason = REASON_BY_CODE[status] if status < 600 else ""
     pieces[2] = text_of(reason, &lens[2], "reason")
     check_text(pieces[2], lens[2], "reason")
     pieces[3] = "\r\n"
     lens[3] = 2
-    bodiless = status < 200 or status == 204 or status == 304
+    cdef bint bodiless = status < 200 or status == 204 or status == 304
     if bodiless and body is not None and len(memoryview(body)):
         raise ValueError(f"a {status} response has no body")
     if body is None and not bodiless:
@@ -299,3 +300,5 @@ cdef dict REASONS = {
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
+
+cdef list REASON_BY_CODE = [REASONS.get(code, "") for code in range(600)]
