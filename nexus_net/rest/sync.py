@@ -80,7 +80,7 @@ class Client:
             io = self.io
             assert io is not None
             reader.reset()                    # reader state belongs to one exchange on one connection
-            if req.method == "HEAD":
+            if req.is_head:
                 reader.expect_head()
             got_bytes = False
             try:
