@@ -154,6 +154,42 @@ async def rtt_nexus(port: int, n: int, warm: int) -> list[int]:
     return out
 
 
+async def rtt_nexus_callback(port: int, n: int, warm: int) -> list[int]:
+    """send_callback: each response handed over inside the protocol's receive
+    callback, which builds and sends the next request (no task switch)."""
+    from nexus_net import rest
+    from nexus_net.http import ResponseReader
+    writer = rest.RequestWriter("127.0.0.1", port=port, secure=False, base_path="/api/v3")
+    reader = ResponseReader()
+    conn = await rest.connect(f"http://127.0.0.1:{port}")
+    done = asyncio.get_running_loop().create_future()
+    out: list[int] = []
+    clock = time.perf_counter_ns
+    state = [0, 0]                      # requests done, start time
+
+    def send() -> None:
+        state[1] = clock()
+        conn.send_callback(writer.post("/order").headers(HEADERS).body(BODY).finish(), reader, on_response)
+
+    def on_response(resp: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            done.set_exception(exc)
+            return
+        resp.body
+        if state[0] >= warm:
+            out.append(clock() - state[1])
+        state[0] += 1
+        if state[0] == warm + n:
+            done.set_result(None)
+        else:
+            send()
+
+    send()
+    await done
+    await conn.close()
+    return out
+
+
 def rtt_nexus_sync(port: int, n: int, warm: int) -> list[int]:
     from nexus_net import rest
     from nexus_net.http import ResponseReader
@@ -313,7 +349,8 @@ def main() -> None:
     proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline().split()[1])
-    clients = [("nexus-net async", rtt_nexus), ("nexus-net blocking", rtt_nexus_sync),
+    clients = [("nexus-net async", rtt_nexus), ("nexus-net async (send_callback)", rtt_nexus_callback),
+               ("nexus-net blocking", rtt_nexus_sync),
                ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw),
                ("raw + await Future", rtt_raw_await)]
     rtts: dict[str, list[int]] = {k: [] for k, _ in clients}
@@ -325,7 +362,7 @@ def main() -> None:
                 got = uvloop.run(r) if asyncio.iscoroutine(r) else r
                 rtts[name].extend(got)
                 p50s[name].append(pct(got, 0.5))
-                print(f"    rep {rep + 1}: {name:<22} p50 {pct(got, 0.5):.1f} us", file=sys.stderr, flush=True)
+                print(f"    rep {rep + 1}: {name:<32} p50 {pct(got, 0.5):.1f} us", file=sys.stderr, flush=True)
     finally:
         proc.stdin.close()
         proc.wait(10)
@@ -338,7 +375,7 @@ def main() -> None:
         p50 = statistics.median(p50s[name])
         v = rtts[name]
         print(f"| {name} | {p50:.1f} | {pct(v, 0.99):.1f} | {pct(v, 0.999):.1f} | {1e6 / p50:,.0f} | {p50 / floor:.2f}x |"
-              if md else f"  {name:<22} p50 {p50:6.1f}  p99 {pct(v, 0.99):6.1f}  p99.9 {pct(v, 0.999):6.1f}  "
+              if md else f"  {name:<32} p50 {p50:6.1f}  p99 {pct(v, 0.99):6.1f}  p99.9 {pct(v, 0.999):6.1f}  "
               f"({p50 / floor:.2f}x floor)")
 
 

@@ -244,3 +244,90 @@ async def test_a_closed_client_refuses_requests_instead_of_reconnecting():
         sconn.close()
         with pytest.raises(ClientClosed):
             await asyncio.to_thread(sconn.get, "/d")
+
+
+# ---- send_callback ---------------------------------------------------------------------
+
+async def test_send_callback_chains_requests_from_the_callback():
+    from nexus_net.http import ResponseReader
+    async with Server(echo_path) as srv:
+        async with await rest.connect(srv.url) as conn:
+            writer, reader = rest.RequestWriter("127.0.0.1"), ResponseReader()
+            done = asyncio.get_running_loop().create_future()
+            got = []
+
+            def on_response(resp, exc):
+                assert exc is None, exc
+                got.append(resp.bytes())
+                if len(got) == 500:
+                    done.set_result(None)
+                else:
+                    conn.send_callback(writer.post(f"/{len(got)}").body(b"x").finish(), reader, on_response)
+
+            conn.send_callback(writer.post("/0").body(b"x").finish(), reader, on_response)
+            await asyncio.wait_for(done, 10)
+            assert got == [f"/{i}".encode() for i in range(500)]
+            assert srv.connections == 1
+
+
+async def test_send_callback_reports_errors_and_timeouts():
+    from nexus_net.http import ResponseReader
+
+    def reply(path, n):
+        if path == "/stall":
+            return None
+        if path == "/cut":
+            return "close"
+        return ok(b"fine")
+
+    async with Server(reply) as srv:
+        conn = await rest.connect(srv.url, read_timeout=0.2)
+        writer, reader = rest.RequestWriter("127.0.0.1"), ResponseReader()
+        loop = asyncio.get_running_loop()
+
+        async def call(path):
+            fut = loop.create_future()
+            conn.send_callback(writer.post(path).finish(), reader, lambda r, e: fut.set_result((r, e)))
+            return await asyncio.wait_for(fut, 5)
+
+        resp, exc = await call("/ok")
+        assert exc is None and resp.bytes() == b"fine"
+        t0 = loop.time()
+        resp, exc = await call("/stall")
+        assert resp is None and isinstance(exc, RequestTimeout) and 0.15 <= loop.time() - t0 < 2
+        assert not conn.connected
+        resp, exc = await call("/cut")                     # a POST: reported, not retried
+        assert resp is None and isinstance(exc, ConnectionLost)
+        resp, exc = await call("/after")                   # reconnects (the task path), works
+        assert exc is None and resp.bytes() == b"fine"
+        await conn.close()
+
+
+async def test_send_callback_and_send_share_the_connection_in_order(caplog):
+    from nexus_net.http import ResponseReader
+    async with Server(echo_path) as srv:
+        async with await rest.connect(srv.url) as conn:
+            w1, w2, w3 = (rest.RequestWriter("127.0.0.1") for _ in range(3))
+            r1, r2, r3 = (ResponseReader() for _ in range(3))
+            loop = asyncio.get_running_loop()
+            order = []
+            first = loop.create_future()
+
+            def raises(resp, exc):
+                order.append(resp.bytes())
+                first.set_result(None)
+                raise RuntimeError("a bug in the user's callback")
+
+            conn.send_callback(w1.get("/cb").finish(), r1, raises)          # fast path
+            awaited = asyncio.ensure_future(conn.send(w2.get("/await").finish(), r2))
+            second = loop.create_future()
+            await asyncio.sleep(0)
+            conn.send_callback(w3.get("/queued").finish(), r3,               # busy: queued in a task
+                               lambda r, e: (order.append(r.bytes()), second.set_result(None)))
+            await asyncio.wait_for(first, 5)
+            assert (await awaited).bytes() == b"/await"
+            await asyncio.wait_for(second, 5)
+            assert order == [b"/cb", b"/queued"]
+            assert "send_callback() raised" in caplog.text
+            assert (await conn.get("/last")).bytes() == b"/last"
+            assert srv.connections == 1

@@ -1,7 +1,7 @@
 """Types of the REST client's Cython transport (internal; use ``rest.Client``)."""
 
 import asyncio
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 from nexus_net.http import Response, ResponseReader
 from nexus_net.rest._request import Request
@@ -28,6 +28,8 @@ class ClientCore:
     read_timeout: float | None
     total_timeout: float | None
     def send(self, req: Request, reader: ResponseReader) -> Awaitable[Response]: ...
+    def send_callback(self, req: Request, reader: ResponseReader,
+                      on_response: Callable[[Response | None, BaseException | None], object]) -> None: ...
     async def _exchange(self, req: Request, reader: ResponseReader) -> Response: ...
     async def _take_turn(self) -> None: ...
     def _pass_turn(self) -> None: ...
