@@ -135,3 +135,20 @@ def test_autobahn_client_async_over_tls(wstest: tuple[str, str], capsys: pytest.
         "nexus-async-tls", out, cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest,
         tls=(str(out / "server.crt"), str(out / "server.key")))
     _check("client (async, wss://)", results, capsys)
+
+
+def test_autobahn_server_over_tls(wstest: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """wstest's fuzzingclient against our server over wss:// (TLS through our MemoryBIO codec)."""
+    trustme = pytest.importorskip("trustme")
+    out = _outdir("server-nexus-tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(out / "server.pem"))
+    server_log = out / "server.log"
+    with harness.running_server([sys.executable, str(HERE / "server_nexus.py"),
+                                 "--cert", str(out / "server.pem"), "--key", str(out / "server.pem")],
+                                log=server_log) as port:
+        results = harness.run_fuzzingclient(
+            f"wss://127.0.0.1:{port}", "nexus-net-tls", out,
+            cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
+    _check("server (wss://)", results, capsys, extra_log=server_log)

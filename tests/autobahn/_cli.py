@@ -49,6 +49,8 @@ def server_args(description: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--port", type=int, default=9001, help="0 picks a free port")
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--cert", help="serve wss:// with this certificate chain (PEM)")
+    p.add_argument("--key", help="... and this private key (PEM)")
     return p.parse_args()
 
 

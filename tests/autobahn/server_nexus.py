@@ -2,6 +2,7 @@
 
     python tests/autobahn/server_nexus.py --port 9001     # prints "READY 9001"
     python tests/autobahn/server_nexus.py --port 0        # picks a free port
+    python tests/autobahn/server_nexus.py --port 0 --cert c.pem --key k.pem   # wss://
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import traceback
 
 import nexus_net
 from nexus_net import ws
+from nexus_net.tls import TlsConfig
 
 from _cli import MAX_MESSAGE_SIZE, log, ready, server_args
 
@@ -50,7 +52,8 @@ async def main() -> None:
     for attempt in range(5):
         port = args.port or _free_port(args.host)
         try:
-            server = await ws.serve(handler, args.host, port, max_message_size=MAX_MESSAGE_SIZE)
+            tls = TlsConfig.server(args.cert, args.key) if args.cert else None
+            server = await ws.serve(handler, args.host, port, max_message_size=MAX_MESSAGE_SIZE, tls=tls)
             break
         except OSError as exc:
             if args.port or exc.errno != errno.EADDRINUSE or attempt == 4:
