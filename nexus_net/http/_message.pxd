@@ -1,3 +1,5 @@
+cimport cython
+
 # cdef API shared by the HTTP/1.x response and request parsers.
 
 from nexus_net.buf cimport ReadBuf, Slab
@@ -20,6 +22,11 @@ cdef struct Framing:
     bint expect_continue
 
 
+# No cyclic GC: a message refers only to slabs (no object fields) and to a
+# list of (str, str) trailer tuples that it never hands out, so it can never
+# be part of a reference cycle; leaving the GC out saves tracking it and the
+# collections its allocation would trigger.
+@cython.no_gc
 cdef class HttpMessage:
     # Head fields point into head_slab and the body into body_slab (or an
     # assembly slab); both are pinned while the message lives, so every view

@@ -8,6 +8,7 @@ parsed in place, the framing they imply, and a zero-copy body.
 builds Python strings only when asked (``header(name)``, ``headers()``).
 """
 
+cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -31,6 +32,7 @@ cdef extern from "Python.h":
 cdef object _loads = orjson.loads
 
 
+@cython.no_gc                            # see _message.pxd
 cdef class HttpMessage:
     """Head fields and body of one HTTP/1.x message (``Response`` and
     ``IncomingRequest`` derive from it). ``body`` is a read-only view that stays

@@ -31,6 +31,7 @@ cdef dict _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "DELETE", "P
 
 
 @cython.final
+@cython.no_gc                            # see HttpMessage
 cdef class IncomingRequest(HttpMessage):
     """One parsed HTTP request: ``method``, ``target``, ``version``,
     ``header(name)``, ``headers()``, ``body`` (zero-copy view), ``json()``,

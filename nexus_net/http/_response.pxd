@@ -8,6 +8,7 @@ from nexus_net.http._message cimport HttpMessage, MessageReader
 
 
 @cython.final
+@cython.no_gc                            # see HttpMessage
 cdef class Response(HttpMessage):
     cdef readonly int status
     cdef const char* reason_ptr

@@ -29,6 +29,7 @@ cdef enum:
     S_UPGRADED = 7
 
 
+@cython.no_gc                            # see _message.pxd
 cdef class Response(HttpMessage):
     """One HTTP response: ``status``, ``reason``, ``header(name)``,
     ``headers()``, ``body`` (a read-only view that stays valid and unchanged

@@ -21,6 +21,29 @@ from nexus_net.http.errors import ConnectionLost, RequestTimeout
 from nexus_net.tls import TlsError
 
 log = logging.getLogger("nexus_net.rest")
+
+cdef extern from *:
+    """
+    /* A monotonic clock read in C (the loop's time() is a Python call). Only
+       differences are used: timers are armed with call_later(). */
+    #ifdef _WIN32
+    #include <windows.h>
+    static double nexus_monotonic(void) {
+        LARGE_INTEGER f, c;
+        QueryPerformanceFrequency(&f);
+        QueryPerformanceCounter(&c);
+        return (double)c.QuadPart / (double)f.QuadPart;
+    }
+    #else
+    #include <time.h>
+    static double nexus_monotonic(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+    #endif
+    """
+    double monotonic "nexus_monotonic" () nogil
 cdef object _CancelledError = asyncio.CancelledError
 cdef Py_ssize_t MIN_READ = 16 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -52,8 +75,9 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     cdef readonly bint lost
     cdef readonly long long received
     cdef object tls_error
-    # read timeout: a deadline, checked by a timer that is re-armed only when
-    # it fires (so a request costs a clock read, not a timer)
+    # read timeout: a deadline (on the C monotonic clock), checked by a timer
+    # that is re-armed only when it fires (so a request costs a clock read,
+    # not a timer)
     cdef double timeout
     cdef double deadline
     cdef object timer
@@ -148,23 +172,24 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
 
     cdef int refresh_deadline(self) except -1:
         if self.timeout > 0:
-            self.deadline = self.loop.time() + self.timeout
+            self.deadline = monotonic() + self.timeout
             if self.timer is None:
-                self.timer = self.loop.call_at(self.deadline, self.on_timer)
+                self.timer = self.loop.call_later(self.timeout, self.on_timer)
         return 0
 
     def on_timer(self):
         self.timer = None
         if (self.waiter is None and self.on_response is None) or self.lost:
             return                          # nobody waits: the next wait re-arms
-        if self.loop.time() >= self.deadline:
+        cdef double now = monotonic()
+        if now >= self.deadline:
             self.timed_out = True
             if self.on_response is not None:
                 self.deliver()
             else:
                 self.wake(False)
         else:
-            self.timer = self.loop.call_at(self.deadline, self.on_timer)
+            self.timer = self.loop.call_later(self.deadline - now, self.on_timer)
 
     cdef void deliver(self):
         """Callback mode: hand the response (or the error) to ``on_response``
