@@ -331,3 +331,21 @@ async def test_send_callback_and_send_share_the_connection_in_order(caplog):
             assert "send_callback() raised" in caplog.text
             assert (await conn.get("/last")).bytes() == b"/last"
             assert srv.connections == 1
+
+
+async def test_send_callback_on_a_busy_connection_takes_the_request_bytes_at_once():
+    """The slow path (connection busy) runs later in a task; the request is
+    copied before send_callback returns, so the caller may reuse its writer
+    right away (the Request would be stale by the time the task runs)."""
+    from nexus_net.http import ResponseReader
+    async with Server(echo_path) as srv:
+        async with await rest.connect(srv.url) as conn:
+            writer = rest.RequestWriter("127.0.0.1")
+            readers = [ResponseReader() for _ in range(3)]
+            loop = asyncio.get_running_loop()
+            futs = [loop.create_future() for _ in range(3)]
+            for i in range(3):                      # the 2nd and 3rd find the connection busy
+                conn.send_callback(writer.get(f"/{i}").finish(), readers[i],
+                                   lambda r, e, f=futs[i]: f.set_result((r, e)))
+            got = await asyncio.wait_for(asyncio.gather(*futs), 5)
+            assert [(r.bytes(), e) for r, e in got] == [(b"/0", None), (b"/1", None), (b"/2", None)]

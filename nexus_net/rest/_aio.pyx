@@ -65,9 +65,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     cdef public object transport
     cdef readonly TlsCodec tls
     cdef ResponseReader reader         # the reader of the request in flight, or None
-    cdef ReadBuf read_buf              # its ReadBuf
     cdef readonly ResponseReader spare
-    cdef ReadBuf spare_buf
     cdef Waiter waiter                 # set while a task waits for bytes
     cdef Waiter spare_waiter
     cdef Span span
@@ -92,7 +90,6 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         self.loop = loop
         self.tls = tls
         self.spare = spare
-        self.spare_buf = spare.buf
         self.span = Span.__new__(Span)
 
     # ---- asyncio.BufferedProtocol ----------------------------------------------------
@@ -101,20 +98,22 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         self._write = transport.write      # bound once
 
     def get_buffer(self, Py_ssize_t sizehint):
-        cdef ReadBuf b
-        if self.tls is not None:
-            b = self.tls.cipher
-        elif self.read_buf is not None:
-            b = self.read_buf
-        else:
-            b = self.spare_buf
+        cdef ReadBuf b = self.tls.cipher if self.tls is not None else self.target()
         cdef char* tail = b.reserve(MIN_READ)
         # Safe without an owner: the transport fills it and calls
         # buffer_updated() before anything else touches the buffer.
         return point(self.span, tail, b.cap - b.end, True)
 
+    cdef inline bint stray_bytes(self):
+        """Bytes arrived that no request asked for: the connection can't be trusted."""
+        return self.spare.buf.end > self.spare.buf.start
+
+    cdef inline ReadBuf target(self):
+        """Where received bytes go: the reader of the request in flight, or the spare."""
+        return self.reader.buf if self.reader is not None else self.spare.buf
+
     def buffer_updated(self, Py_ssize_t nbytes):
-        cdef ReadBuf b = self.read_buf if self.read_buf is not None else self.spare_buf
+        cdef ReadBuf b = self.target()
         self.received += nbytes
         if self.tls is None:
             b.end += nbytes
@@ -131,17 +130,11 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
             else:
                 if self.tls.peer_closed:
                     self.eof = True        # close_notify: no more bytes will come
-        if self.on_response is not None:
-            self.deliver()
-        else:
-            self.wake(True)
+        self.notify(True)
 
     def eof_received(self):
         self.eof = True
-        if self.on_response is not None:
-            self.deliver()
-        else:
-            self.wake(False)
+        self.notify(False)
         return False
 
     def connection_lost(self, exc):
@@ -150,13 +143,16 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self.notify(False)
+
+    cdef void notify(self, bint eager):
+        """Something happened (bytes, EOF, the deadline): complete a callback
+        exchange, or wake the task waiting for bytes."""
+        cdef Waiter w
         if self.on_response is not None:
             self.deliver()
-        else:
-            self.wake(False)
-
-    cdef void wake(self, bint eager):
-        cdef Waiter w = self.waiter
+            return
+        w = self.waiter
         if w is not None:
             self.waiter = None
             resume(w, eager)
@@ -184,30 +180,43 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         cdef double now = monotonic()
         if now >= self.deadline:
             self.timed_out = True
-            if self.on_response is not None:
-                self.deliver()
-            else:
-                self.wake(False)
+            self.notify(False)
         else:
             self.timer = self.loop.call_later(self.deadline - now, self.on_timer)
+
+    cdef object outcome(self):
+        """Where the exchange in flight stands: its Response once complete,
+        None while more bytes are needed; raises ConnectionLost (the server
+        ended the connection first), RequestTimeout, or the parser's error.
+        Both the awaiting path and the callback path ask this."""
+        response = self.reader.poll()
+        if response is not None:
+            return response
+        if self.eof:
+            if self.tls_error is not None:
+                raise ConnectionLost(f"TLS failed mid-response: {self.tls_error}") from self.tls_error
+            try:
+                self.reader.feed_eof()
+                response = self.reader.poll()
+            except Exception as exc:
+                raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
+            if response is None:
+                raise ConnectionLost("server closed the connection before responding")
+            return response                # its body was read until close
+        if self.timed_out:
+            raise RequestTimeout(f"no response within read_timeout={self.timeout:g}s")
+        return None
 
     cdef void deliver(self):
         """Callback mode: hand the response (or the error) to ``on_response``
         once it is complete; otherwise keep waiting, the deadline moved on."""
         cdef ClientCore owner = self.owner
-        cdef ResponseReader reader = self.reader
         response = exc = None
         try:
-            response = reader.poll()
+            response = self.outcome()
             if response is None:
-                if self.eof:
-                    response = owner._at_eof(self, reader)
-                elif self.timed_out:
-                    self.timed_out = False
-                    raise RequestTimeout(f"no response within read_timeout={owner.read_timeout}s")
-                else:
-                    self.refresh_deadline()
-                    return
+                self.refresh_deadline()
+                return
         except BaseException as e:
             exc = e
             response = None
@@ -223,14 +232,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         except Exception:
             log.exception("the on_response callback of send_callback() raised")
 
-    async def wait(self):
-        """Wait for bytes or EOF (no timeout; the TLS handshake uses it)."""
-        await self.arm()
-
     # ---- writing -------------------------------------------------------------------------
-    def write(self, data):
-        self.send_bytes(data)
-
     cdef int send_bytes(self, data) except -1:
         if self.tls is not None:
             self._write(self.tls.encrypt(data))
@@ -265,14 +267,18 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
                     pass
             self.transport.close()
 
-    cdef int attach(self, ResponseReader reader) except -1:
+    cdef int begin(self, ResponseReader reader, bint is_head, object timeout) except -1:
+        """A new exchange: ``reader`` (reset: its state belongs to one exchange
+        on one connection) receives from now on."""
+        reader.restart()
+        reader.head_request = is_head
         self.reader = reader
-        self.read_buf = reader.buf
+        self.timeout = timeout if timeout is not None else 0.0
+        self.timed_out = False
         return 0
 
     cdef int detach(self) except -1:
         self.reader = None
-        self.read_buf = None
         return 0
 
 
@@ -299,8 +305,8 @@ cdef class ClientCore:
         nothing that the next request overwrites: keep it as long as you like.
         """
         if self.total_timeout is None:
-            return self._exchange(req, reader)
-        return self._send_with_deadline(req, reader)
+            return self._exchange(req, reader, None)
+        return self._within_total_timeout(self._exchange(req, reader, None), req)
 
     def send_callback(self, req, ResponseReader reader, on_response):
         """Send ``req``; call ``on_response(response, None)`` when its response
@@ -315,21 +321,19 @@ cdef class ClientCore:
         is not retried in the fast path.
         """
         cdef Protocol proto = self.proto
+        data = req.bytes()          # now: the caller may build its next request at once
         if self.busy or proto is None or proto.eof or self.total_timeout is not None \
-                or proto.spare_buf.end > proto.spare_buf.start:
-            task = asyncio.ensure_future(self.send(req, reader))
+                or proto.stray_bytes():
+            coro = self._exchange(req, reader, data)
+            if self.total_timeout is not None:
+                coro = self._within_total_timeout(coro, req)
+            task = asyncio.ensure_future(coro)
             task.add_done_callback(lambda t: _report(t, on_response))
             return None
-        data = req.bytes()
         self.busy = True
-        reader.restart()
-        if req.is_head:
-            reader.head_request = True
-        proto.attach(reader)
+        proto.begin(reader, req.is_head, self.read_timeout)
         proto.owner = self
         proto.on_response = on_response
-        proto.timeout = self.read_timeout if self.read_timeout is not None else 0.0
-        proto.timed_out = False
         try:
             proto.refresh_deadline()
             proto.send_bytes(data)
@@ -338,18 +342,22 @@ cdef class ClientCore:
             proto.owner = None
             proto.detach()
             self._discard()
-            self._pass_turn()
+            self.release()
             raise
         return None
 
-    async def _exchange(self, req, ResponseReader reader):
+    async def _exchange(self, req, ResponseReader reader, data):
         """Send ``req`` and read its response on this connection (one in flight;
         concurrent callers queue in order). Retried once on a fresh connection
-        when an idempotent request met a connection the server had closed."""
+        when an idempotent request met a connection the server had closed.
+        ``data``: the request's bytes, if the caller took them already."""
         cdef Protocol proto
         cdef Py_ssize_t attempt
         cdef long long before
-        data = req.bytes()          # a copy: the transport may keep it past this call
+        cdef bint is_head = req.is_head
+        method = req.method
+        if data is None:
+            data = req.bytes()      # a copy: the transport may keep it past this call
         if self.busy:
             await self._take_turn()
         else:
@@ -364,17 +372,13 @@ cdef class ClientCore:
                         log.debug("reconnected to %s:%d", self.host, self.port)
                     self.reconnects += 1
                     proto = self.proto
-                if proto.spare_buf.end > proto.spare_buf.start:
+                if proto.stray_bytes():
                     # bytes nobody asked for: don't trust this connection
                     self._discard()
                     if attempt:
                         raise ConnectionLost("the server sent bytes before any request")
                     continue
-                reader.restart()           # reader state belongs to one exchange on one connection
-                if req.is_head:
-                    reader.head_request = True
-                proto.attach(reader)
-                proto.timeout = self.read_timeout if self.read_timeout is not None else 0.0
+                proto.begin(reader, is_head, self.read_timeout)
                 before = proto.received
                 proto.send_bytes(data)
                 try:
@@ -382,20 +386,14 @@ cdef class ClientCore:
                     # per resume). Bytes that arrive before this task runs
                     # again are already in the reader's buffer or wake the waiter.
                     while True:
-                        response = reader.poll()
+                        response = proto.outcome()
                         if response is not None:
                             break
-                        if proto.eof:
-                            response = self._at_eof(proto, reader)
-                            break
                         await proto.arm()
-                        if proto.timed_out:
-                            proto.timed_out = False
-                            raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s")
                 except ConnectionLost:
                     self._discard()
-                    if attempt == 0 and proto.received == before and req.method in IDEMPOTENT:
-                        log.debug("server closed the idle connection; retrying %s %s", req.method, req.target)
+                    if attempt == 0 and proto.received == before and method in IDEMPOTENT:
+                        log.debug("server closed the idle connection; retrying the %s", method)
                         continue
                     raise
                 except BaseException:
@@ -410,20 +408,6 @@ cdef class ClientCore:
                 return response
         finally:
             self.release()
-
-    cdef object _at_eof(self, Protocol proto, ResponseReader reader):
-        """The response when the server ended the connection: complete if its
-        body was read-until-close, otherwise ConnectionLost."""
-        if proto.tls_error is not None:
-            raise ConnectionLost(f"TLS failed mid-response: {proto.tls_error}") from proto.tls_error
-        try:
-            reader.feed_eof()
-            response = reader.next()
-        except Exception as exc:
-            raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
-        if response is None:
-            raise ConnectionLost("server closed the connection before responding")
-        return response
 
     async def _take_turn(self):
         fut = asyncio.get_running_loop().create_future()

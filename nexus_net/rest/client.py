@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Mapping
+from typing import Any, Awaitable, Mapping
 from urllib.parse import urlsplit
 
 from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReader
@@ -77,12 +77,13 @@ class Client(ClientCore):
     # ---- requests ---------------------------------------------------------------------
     # send(req, reader) is ClientCore's (Cython): see rest/_aio.pyx.
 
-    async def _send_with_deadline(self, req: Request, reader: ResponseReader) -> Response:
+    async def _within_total_timeout(self, exchange: Awaitable[Response], req: Request) -> Response:
+        label = f"{req.method} {req.target}"    # now: req may be overwritten meanwhile
         try:
-            return await asyncio.wait_for(self._exchange(req, reader), self.total_timeout)
+            return await asyncio.wait_for(exchange, self.total_timeout)
         except asyncio.TimeoutError:
             self._discard()
-            raise RequestTimeout(f"{req.method} {req.target} took more than {self.total_timeout}s") from None
+            raise RequestTimeout(f"{label} took more than {self.total_timeout}s") from None
 
     def _discard(self) -> None:
         if self.proto is not None:
