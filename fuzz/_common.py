@@ -107,26 +107,33 @@ def check_chunking_invariance(make: Callable[[], Any], data: bytes, pieces: list
         assert any("TooLarge" in e.__name__ for e in (whole[1], cut[1])), (whole[1], cut[1])
 
 
+SETTINGS_BYTES = 16
+
+
+def reader_settings(data: bytes) -> tuple[dict[str, Any], bool, bytes, bytes]:
+    """How a reader target reads its input: the reader's limits and
+    strictness (7 bytes), a flag (1), where to cut the stream (8), then the
+    stream: (reader kwargs, flag, cut bytes, stream)."""
+    draw = Draw(data)
+    kwargs = dict(strict=draw.bool(), max_body_size=draw.int(300), max_headers=1 + draw.int(20),
+                  max_head_bytes=64 + draw.int(512))
+    flag = draw.bool()
+    return kwargs, flag, draw.bytes(8), draw.rest()
+
+
 def reader_target(reader_class: Callable[..., Any], first_line: Callable[[Any], Any],
-                  errors: tuple[type[BaseException], ...], on_new: Callable[[Any, Draw], None] | None = None
+                  errors: tuple[type[BaseException], ...], on_new: Callable[[Any], None] | None = None
                   ) -> Callable[[bytes], None]:
     """A fuzz target for a parser: limits and strictness drawn from the input,
     the rest is the stream, checked by check_chunking_invariance."""
     def target(data: bytes) -> None:
-        draw = Draw(data)
-        strict = draw.bool()
-        max_body = draw.int(300)
-        max_headers = 1 + draw.int(20)
-        max_head = 64 + draw.int(512)
-        flag = draw.bool()
-        stream = draw.rest()
+        kwargs, flag, cuts, stream = reader_settings(data)
 
         def make() -> Any:
-            reader = reader_class(256, max_body_size=max_body, max_headers=max_headers, max_head_bytes=max_head,
-                                  strict=strict)
+            reader = reader_class(256, **kwargs)
             if on_new is not None and flag:
-                on_new(reader, draw)
+                on_new(reader)
             return reader
 
-        check_chunking_invariance(make, stream, splits(Draw(data[:16]), stream), first_line, errors)
+        check_chunking_invariance(make, stream, splits(Draw(cuts), stream), first_line, errors)
     return target

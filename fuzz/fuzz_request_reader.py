@@ -17,7 +17,10 @@ from nexus_net.http import HttpError, RequestReader  # noqa: E402
 
 TestOneInput = reader_target(RequestReader, lambda m: (m.method, m.target, m.expects_continue), (HttpError,))
 
-SEEDS = [b"\x01\x00\xff\x00\x05\x01\x00\x00\x00" + s for s in (
+# what reader_target reads first (see reader_settings): strict, max_body_size
+# 255, max_headers 6, max_head_bytes 320, the flag off, then cut points
+SETTINGS = b"\x01\x00\xff\x00\x05\x01\x00\x00" + b"\x03\x10\x00\x07\x00\x21\x00\x2a"
+SEEDS = [SETTINGS + s for s in (
     b"POST /o HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.0\r\n\r\n",
     b"PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX: y\r\n\r\n",
 )]

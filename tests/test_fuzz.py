@@ -42,6 +42,21 @@ def test_fuzz_target_with_atheris(name):
     assert "Done" in proc.stderr, proc.stderr[-2000:]
 
 
+@pytest.mark.parametrize("name,reader", [("fuzz_response_reader", "ResponseReader"),
+                                         ("fuzz_request_reader", "RequestReader")])
+def test_reader_seeds_are_valid_streams(name, reader):
+    """Each seed must reach the parser as a well-formed stream under the limits
+    its own settings bytes choose (else mutations start from garbage)."""
+    import nexus_net.http as http
+    module, _ = load(name)
+    common = sys.modules["_common"]
+    for seed in module.SEEDS:
+        kwargs, _, _, stream = common.reader_settings(seed)
+        messages, error = common.parse_all(lambda: getattr(http, reader)(256, **kwargs), [stream],
+                                           lambda m: None, (http.HttpError,))
+        assert error is None and len(messages) >= 1, (seed, messages, error)
+
+
 def test_a_broken_parser_is_caught():
     """The chunking-invariance check really fails when a parser's output
     depends on where the stream is cut."""

@@ -345,12 +345,32 @@ def test_write_response_bodies_and_framing_headers():
     assert written(write_response, 200, [], b"", "") == b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"
 
 
-@pytest.mark.parametrize("status", [99, 0, -200, 1000, 2000])
+@pytest.mark.parametrize("status", [99, 0, -200, 1000, 2000, 2**31, 2**70, "200", 200.0])
 def test_write_response_status_range(status):
     dst = filled(100)
     with pytest.raises(ValueError):
         write_response(dst, status)
     assert dst == filled(100)
+
+
+@pytest.mark.parametrize("status,headers", [
+    (204, [("Transfer-Encoding", "chunked")]), (204, [("Content-Length", "5")]),
+    (100, [("Content-Length", "5")]), (101, [("Transfer-Encoding", "chunked")])])
+def test_bodiless_statuses_refuse_framing_headers(status, headers):
+    """RFC 9110 8.6 / RFC 9112 6.1: 1xx and 204 never carry Content-Length or
+    Transfer-Encoding (a 204 followed by chunks would desynchronise the client)."""
+    dst = filled(200)
+    with pytest.raises(ValueError, match="neither Content-Length nor Transfer-Encoding"):
+        write_response(dst, status, headers)
+    assert dst == filled(200)
+
+
+def test_a_304_may_state_the_length_and_status_enums_are_accepted():
+    import http
+    assert written(write_response, 304, [("Content-Length", "1234")]) == \
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n"
+    assert written(write_response, http.HTTPStatus.NOT_FOUND) == \
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
 def test_write_chunk_exact_bytes():

@@ -853,6 +853,18 @@ def test_expects_continue_visible_before_the_body():
     assert r.awaiting_body() is None
 
 
+def test_awaiting_body_for_chunked_and_never_after_an_error():
+    r = RequestReader()
+    r.feed(P + b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
+    assert r.next() is None
+    head = r.awaiting_body()
+    assert head is not None and head.expects_continue and head.chunked
+    r.feed(b"zz\r\n")                              # not a chunk size
+    with pytest.raises(InvalidRequest):
+        r.next()
+    assert r.awaiting_body() is None
+
+
 @pytest.mark.parametrize("version,conn,expected", [
     (b"1.1", None, True),
     (b"1.1", b"close", False),

@@ -145,20 +145,36 @@ async def test_read_timeout_fires_after_many_quick_requests():
     async with Server(reply) as srv:
         conn = await rest.connect(srv.url, read_timeout=0.15)
         loop = asyncio.get_running_loop()
-        t_start = loop.time()
         for _ in range(400):
             assert (await conn.get("/q")).bytes() == b"x"
-        if loop.time() - t_start < 0.3:
-            # make sure the timer fired (and re-armed) at least once meanwhile
-            for _ in range(40):
-                await asyncio.sleep(0.01)
-                assert (await conn.get("/q")).bytes() == b"x"
         t0 = loop.time()
         with pytest.raises(RequestTimeout, match="read_timeout=0.15"):
             await conn.get("/stalls")
         elapsed = loop.time() - t0
         assert 0.14 <= elapsed < 1.0, elapsed
         assert not conn.connected
+        await conn.close()
+
+
+async def test_the_timer_armed_by_an_earlier_request_is_re_armed_to_the_new_deadline():
+    """A request 0.8 s after the first arms no timer of its own: the first
+    request's timer fires at 1.0 s, finds the deadline moved (0.8 + 1.0) and
+    re-arms for the remainder, so the stall times out 1.0 s after it began.
+    Timing out at the old deadline would take ~0.2 s; re-arming for a whole
+    read_timeout instead of the remainder would take ~1.2 s."""
+    def reply(path, n):
+        return None if path == "/stalls" else ok(b"x")
+
+    async with Server(reply) as srv:
+        conn = await rest.connect(srv.url, read_timeout=1.0)
+        loop = asyncio.get_running_loop()
+        assert (await conn.get("/q")).bytes() == b"x"
+        await asyncio.sleep(0.8)
+        t0 = loop.time()
+        with pytest.raises(RequestTimeout):
+            await conn.get("/stalls")
+        elapsed = loop.time() - t0
+        assert 0.95 <= elapsed < 1.15, elapsed
         await conn.close()
 
 
@@ -333,13 +349,14 @@ async def test_send_callback_and_send_share_the_connection_in_order(caplog):
             assert srv.connections == 1
 
 
-async def test_send_callback_on_a_busy_connection_takes_the_request_bytes_at_once():
+@pytest.mark.parametrize("total_timeout", [None, 5.0])
+async def test_send_callback_on_a_busy_connection_takes_the_request_bytes_at_once(total_timeout):
     """The slow path (connection busy) runs later in a task; the request is
     copied before send_callback returns, so the caller may reuse its writer
     right away (the Request would be stale by the time the task runs)."""
     from nexus_net.http import ResponseReader
     async with Server(echo_path) as srv:
-        async with await rest.connect(srv.url) as conn:
+        async with await rest.connect(srv.url, total_timeout=total_timeout) as conn:
             writer = rest.RequestWriter("127.0.0.1")
             readers = [ResponseReader() for _ in range(3)]
             loop = asyncio.get_running_loop()

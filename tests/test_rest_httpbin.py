@@ -271,9 +271,17 @@ async def test_total_timeout_covers_the_whole_request():
         conn = await rest.connect(f"http://127.0.0.1:{port}", read_timeout=None, total_timeout=0.2)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        with pytest.raises(RequestTimeout, match="0.2s"):
+        with pytest.raises(RequestTimeout, match=r"GET /slow took more than 0\.2s"):
             await conn.get("/slow")
         assert loop.time() - t0 < 2
+        assert not conn.connected
+        await conn.close()
+        # with both set, a read timeout is reported as one (not as the total)
+        conn = await rest.connect(f"http://127.0.0.1:{port}", read_timeout=0.1, total_timeout=5)
+        t0 = loop.time()
+        with pytest.raises(RequestTimeout, match=r"read_timeout=0\.1s"):
+            await conn.get("/slow")
+        assert loop.time() - t0 < 1
         await conn.close()
     finally:
         server.close()

@@ -95,8 +95,9 @@ cdef class RequestReader(MessageReader):
         """The request whose head has arrived and whose body has not (yet):
         a server answers ``Expect: 100-continue`` (``expects_continue``) with
         a 100 response at this point, since the client sends the body only
-        after it. ``next()`` returns the same object once the body is in."""
-        return self.current
+        after it. ``next()`` returns the same object once the body is in.
+        None after a parse error: a broken stream gets no 100 Continue."""
+        return self.current if self.failure is None else None
 
     def feed_eof(self):
         """The peer closed the connection."""

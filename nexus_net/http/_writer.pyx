@@ -141,14 +141,21 @@ cdef void put_headers(Out* o, object headers) noexcept:
         put(o, "\r\n", 2)
 
 
+cdef enum Framing:
+    LENGTH_ALWAYS            # a body: Content-Length is ours to write
+    LENGTH_UNLESS_FRAMED     # Content-Length: 0 unless the headers frame the body
+    AS_GIVEN                 # the headers say it all (requests without a body, 304)
+    NO_FRAMING               # 1xx and 204: no Content-Length, no Transfer-Encoding
+
+
 cdef Py_ssize_t write_message(object dst, const char** pieces, Py_ssize_t* lens, int npieces,
-                              object headers, object body, bint content_length) except -1:
-    """The start line (``npieces`` pieces of text), the headers, a
-    Content-Length if asked for, the empty line and the body: validated and
+                              object headers, object body, Framing framing) except -1:
+    """The start line (``npieces`` pieces of text), the headers, the framing
+    header ``framing`` calls for, the empty line and the body: validated and
     sized first, then written in one pass."""
     cdef Py_buffer out, src
     cdef Py_ssize_t size = 0, body_len = 0
-    cdef bint has_framing = False
+    cdef bint has_framing = False, content_length
     cdef int k
     cdef Out o
     if body is not None:
@@ -158,13 +165,14 @@ cdef Py_ssize_t write_message(object dst, const char** pieces, Py_ssize_t* lens,
         for k in range(npieces):
             size += lens[k]
         size += headers_size(headers, &has_framing) + 2 + body_len
+        if has_framing and framing == LENGTH_ALWAYS:
+            raise ValueError("Content-Length is written for you; don't pass Content-Length "
+                             "or Transfer-Encoding headers as well")
+        if has_framing and framing == NO_FRAMING:
+            raise ValueError("1xx and 204 responses carry neither Content-Length nor Transfer-Encoding")
+        content_length = framing == LENGTH_ALWAYS or (framing == LENGTH_UNLESS_FRAMED and not has_framing)
         if content_length:
-            if has_framing:
-                raise ValueError("Content-Length is written for you; don't pass Content-Length "
-                                 "or Transfer-Encoding headers as well")
             size += 18 + digits_of(<unsigned long long>body_len)
-        elif body_len and not has_framing:
-            raise ValueError("a body without Content-Length or Transfer-Encoding cannot be delimited")
         PyObject_GetBuffer(dst, &out, PyBUF_SIMPLE | PyBUF_WRITABLE)
         try:
             if out.len < size:
@@ -211,10 +219,10 @@ def write_request(dst, method, target, headers=(), body=None):
             raise ValueError(f"request target {pieces[2][:lens[2]]!r} contains a space or control character")
     pieces[3] = " HTTP/1.1\r\n"
     lens[3] = 11
-    return write_message(dst, pieces, lens, 4, headers, body, body is not None)
+    return write_message(dst, pieces, lens, 4, headers, body, LENGTH_ALWAYS if body is not None else AS_GIVEN)
 
 
-def write_response(dst, int status, headers=(), body=None, reason=None):
+def write_response(dst, status_code, headers=(), body=None, reason=None):
     """Write a response into ``dst``; returns its size in bytes.
 
     ``reason`` defaults to the standard phrase. A ``body`` (bytes-like) gets a
@@ -225,9 +233,11 @@ def write_response(dst, int status, headers=(), body=None, reason=None):
     cdef const char* pieces[4]
     cdef Py_ssize_t lens[4]
     cdef char code[5]
-    cdef bint has_framing = False
-    if not 100 <= status <= 999:
-        raise ValueError(f"status {status} is not a 3-digit code")
+    cdef Framing framing
+    cdef int status
+    if not isinstance(status_code, int) or not 100 <= status_code <= 999:
+        raise ValueError(f"status {status_code!r} is not a 3-digit code")
+    status = status_code
     code[0] = <char>(48 + status // 100)
     code[1] = <char>(48 + status // 10 % 10)
     code[2] = <char>(48 + status % 10)
@@ -243,15 +253,14 @@ def write_response(dst, int status, headers=(), body=None, reason=None):
     check_text(pieces[2], lens[2], "reason")
     pieces[3] = "\r\n"
     lens[3] = 2
-    cdef bint bodiless = status < 200 or status == 204 or status == 304
-    if bodiless and body is not None and len(memoryview(body)):
-        raise ValueError(f"a {status} response has no body")
-    if body is None and not bodiless:
-        headers_size(headers, &has_framing)      # chunked (or the caller's own length) frames it
-        if not has_framing:
-            body = b""
-    return write_message(dst, pieces, lens, 4, headers, None if bodiless else body,
-                         body is not None and not bodiless)
+    if status < 200 or status == 204 or status == 304:
+        if body is not None and len(memoryview(body)):
+            raise ValueError(f"a {status} response has no body")
+        body = None
+        framing = AS_GIVEN if status == 304 else NO_FRAMING   # a 304 may state the length
+    else:
+        framing = LENGTH_ALWAYS if body is not None else LENGTH_UNLESS_FRAMED
+    return write_message(dst, pieces, lens, 4, headers, body, framing)
 
 
 def write_chunk(dst, data=b""):

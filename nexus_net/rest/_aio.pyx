@@ -306,7 +306,8 @@ cdef class ClientCore:
         """
         if self.total_timeout is None:
             return self._exchange(req, reader, None)
-        return self._within_total_timeout(self._exchange(req, reader, None), req)
+        # the label now: the caller may overwrite req before the task runs
+        return self._within_total_timeout(self._exchange(req, reader, None), f"{req.method} {req.target}")
 
     def send_callback(self, req, ResponseReader reader, on_response):
         """Send ``req``; call ``on_response(response, None)`` when its response
@@ -326,7 +327,7 @@ cdef class ClientCore:
                 or proto.stray_bytes():
             coro = self._exchange(req, reader, data)
             if self.total_timeout is not None:
-                coro = self._within_total_timeout(coro, req)
+                coro = self._within_total_timeout(coro, f"{req.method} {req.target}")
             task = asyncio.ensure_future(coro)
             task.add_done_callback(lambda t: _report(t, on_response))
             return None

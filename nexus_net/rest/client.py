@@ -77,10 +77,11 @@ class Client(ClientCore):
     # ---- requests ---------------------------------------------------------------------
     # send(req, reader) is ClientCore's (Cython): see rest/_aio.pyx.
 
-    async def _within_total_timeout(self, exchange: Awaitable[Response], req: Request) -> Response:
-        label = f"{req.method} {req.target}"    # now: req may be overwritten meanwhile
+    async def _within_total_timeout(self, exchange: Awaitable[Response], label: str) -> Response:
         try:
             return await asyncio.wait_for(exchange, self.total_timeout)
+        except RequestTimeout:
+            raise                             # a read or connect timeout: it says which
         except asyncio.TimeoutError:
             self._discard()
             raise RequestTimeout(f"{label} took more than {self.total_timeout}s") from None
