@@ -145,6 +145,8 @@ async def raw_http(port, request):
     (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"426"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", b"405"),
     (b"garbage\r\n\r\n", b"400"),
+    # a head that never ends within the limit: answered (not left hanging)
+    (b"GET / HTTP/1.1\r\nX-Flood: " + b"v" * 20000, b"431"),
 ])
 async def test_server_rejects_non_websocket_requests_and_keeps_serving(request_bytes, status):
     async with nexus_server() as server:
@@ -362,3 +364,27 @@ async def test_unsolicited_pong_is_sent():
         await conn.pong(b"heartbeat")
         assert await asyncio.wait_for(got, 5) == (0x8A, b"heartbeat")
         conn.transport_.abort()
+
+
+async def test_a_large_read_buffer_size_is_accepted():
+    """The reader's capacity rule lives in one place: a read buffer larger than
+    one frame plus the flow-control limit used to fail a check the caller
+    never asked for."""
+    async with nexus_server() as server:
+        async with ws.connect(f"ws://127.0.0.1:{server.port}/", read_buffer_size=8 << 20, **NOPING) as conn:
+            await conn.send_text("big buffer")
+            assert (await conn.recv()).text() == "big buffer"
+
+
+def test_a_close_frame_buffered_before_tcp_dropped_still_ends_cleanly():
+    """The peer's close frame arrived, then FIN, before the application read:
+    the close is still the peer's (1001, clean), not 1006."""
+    from nexus_net.ws._session import Session
+    s = Session(ws.Role.CLIENT)
+    s.reader.feed(frame(1, b"last") + frame(8, struct.pack("!H", 1001) + b"bye"))
+    s.mark_lost()
+    assert s.next().text() == "last"
+    assert s.next() is None and s.closed_for_reading
+    assert s.close_code == 1001 and s.close_reason == "bye"
+    with pytest.raises(ws.ConnectionClosedOK):
+        s.check_send()

@@ -23,7 +23,7 @@ from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
 
 from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
-                                 InvalidHandshakeResponse)
+                                 InvalidHandshakeRequest, InvalidHandshakeResponse)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
 
 log = logging.getLogger("nexus_net.ws")
@@ -45,17 +45,13 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     def __init__(self, role, *, loop=None, max_message_size=None, max_frame_size=None,
                  read_buffer_size=None, limit=DEFAULT_LIMIT, bint auto_pong=True,
                  double close_timeout=10.0):
-        mfs = max_frame_size if max_frame_size is not None else max_message_size
-        if mfs is None:
-            from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
-            mfs = DEFAULT_MAX_MESSAGE_SIZE
         if limit < 1:
             raise ValueError(f"limit must be positive, got {limit}")
-        # Reading pauses once `limit` unread bytes pile up, so the buffer
+        # Reading pauses once `limit` unread bytes pile up: the reader's buffer
         # needs room for that on top of one whole frame.
         Session.__init__(self, role, max_message_size=max_message_size,
                          max_frame_size=max_frame_size, buffer_size=read_buffer_size,
-                         max_buffer_size=14 + mfs + limit + 256 * 1024, auto_pong=auto_pong)
+                         backlog=limit, auto_pong=auto_pong)
         self.loop = loop if loop is not None else asyncio.get_running_loop()
         self.state = CONNECTING
         self.read_high = limit
@@ -257,7 +253,9 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                     b.drop(end + 4)
                     return data[:end + 4]
                 if n > MAX_HEAD_BYTES:
-                    raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
+                    if self.is_client:
+                        raise InvalidHandshakeResponse(f"HTTP head larger than {MAX_HEAD_BYTES} bytes")
+                    raise InvalidHandshakeRequest(f"HTTP head larger than {MAX_HEAD_BYTES} bytes", 431)
             if self.lost:
                 raise ConnectionError("connection closed during the opening handshake")
             waiter = new_waiter(self.loop)

@@ -163,7 +163,7 @@ cdef class FrameReader:
 
     def __init__(self, role, *, Py_ssize_t max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=None, Py_ssize_t buffer_size=DEFAULT_BUFFER_SIZE,
-                 max_buffer_size=None):
+                 Py_ssize_t backlog=0):
         role = Role(role)
         if max_message_size < 0:
             raise ValueError(f"max_message_size must be >= 0, got {max_message_size}")
@@ -179,13 +179,12 @@ cdef class FrameReader:
         self.expect_masked = role is not _ROLE_CLIENT
         self.max_message_size = max_message_size
         self.max_frame_size = max_frame_size
+        if backlog < 0:
+            raise ValueError(f"backlog must be >= 0, got {backlog}")
         # A whole frame must fit (its payload is handed out in place), plus room
-        # for reads behind it; transports that buffer more pass max_buffer_size.
-        cap = MAX_HEADER + self.max_frame_size + max(buffer_size, MIN_READ_SLACK)
-        if max_buffer_size is not None:
-            if max_buffer_size < cap:
-                raise ValueError(f"max_buffer_size must be at least {cap} for these limits")
-            cap = max_buffer_size
+        # for reads behind it; a transport that lets up to `backlog` unread
+        # bytes pile up before it pauses reading says so.
+        cap = MAX_HEADER + self.max_frame_size + backlog + max(buffer_size, MIN_READ_SLACK)
         self.buf = ReadBuf(buffer_size, cap)
         self.in_payload = False
         self.m_opcode = 0

@@ -39,7 +39,7 @@ cdef class Session:
     """
 
     def __init__(self, role, *, max_message_size=None, max_frame_size=None,
-                 buffer_size=None, max_buffer_size=None, bint auto_pong=True):
+                 buffer_size=None, Py_ssize_t backlog=0, bint auto_pong=True):
         kwargs = {}
         if max_message_size is not None:
             kwargs["max_message_size"] = max_message_size
@@ -47,10 +47,8 @@ cdef class Session:
             kwargs["max_frame_size"] = max_frame_size
         if buffer_size is not None:
             kwargs["buffer_size"] = buffer_size
-        if max_buffer_size is not None:
-            kwargs["max_buffer_size"] = max_buffer_size
         role = Role(role)
-        self.reader = FrameReader(role, **kwargs)
+        self.reader = FrameReader(role, backlog=backlog, **kwargs)
         self.writer = FrameWriter(role)
         self.is_client = role is _ROLE_CLIENT
         self.state = OPEN
@@ -99,10 +97,14 @@ cdef class Session:
                 # is answered with an empty close.
                 self.queue(self.writer.encode_close(None if code == 1005 else code))
                 self.close_sent = True
-            if self.end_code < 0:
+            # The peer's close frame may be parsed after TCP already dropped
+            # (it was buffered): it still ends the connection cleanly, and
+            # replaces the 1006 that mark_lost() assumed.
+            if self.end_code < 0 or (self.state == CLOSED and self.end_code == 1006):
                 self.end_code = code
                 self.end_reason = reason
-            self.state = CLOSING
+            if self.state != CLOSED:
+                self.state = CLOSING
             self.close_exc = closed_exception(self.end_code, self.end_reason, True)
             log.debug("close frame received: %d %r", code, reason)
         return 0

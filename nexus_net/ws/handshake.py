@@ -244,7 +244,8 @@ def build_response(request: HandshakeRequest, subprotocol: str | None = None,
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 426: "Upgrade Required", 500: "Internal Server Error"}
+            405: "Method Not Allowed", 426: "Upgrade Required", 431: "Request Header Fields Too Large",
+            500: "Internal Server Error"}
 
 
 def build_rejection(status: int, body: str = "") -> bytes:
