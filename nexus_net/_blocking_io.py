@@ -36,8 +36,7 @@ class BlockingIo:
             n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
             if n == 0:
                 return 0
-            codec.buffer_updated(n)
-            got = codec.read_into(buf)
+            got = codec.received_into(n, buf)
             if got:
                 return got
             if codec.peer_closed:

@@ -19,6 +19,7 @@ cdef class TlsCodec:
     cdef readonly bint close_sent
     cdef readonly long long ciphertext_in
 
+    cdef Py_ssize_t received(self, Py_ssize_t n, ReadBuf plain) except -1
     cdef Py_ssize_t ingest(self) except -1
     cdef Py_ssize_t decrypt_into(self, ReadBuf rb) except -1
     cdef int encrypt_to(self, object data, object sink) except -1

@@ -78,6 +78,19 @@ cdef class TlsCodec:
         self.cipher.advance(n)
         self.ingest()
 
+    cdef Py_ssize_t received(self, Py_ssize_t n, ReadBuf plain) except -1:
+        """``n`` bytes of ciphertext landed in ``cipher``'s tail: hand the
+        complete records to OpenSSL and, once the handshake is done, decrypt
+        into ``plain``. Returns the plaintext bytes added (the one receive
+        step both asyncio transports and the blocking I/O share)."""
+        self.cipher.end += n
+        self.ingest()
+        return self.decrypt_into(plain) if self.handshake_done else 0
+
+    def received_into(self, Py_ssize_t n, ReadBuf plain):
+        """``received`` for Python callers (after filling ``get_buffer()``)."""
+        return self.received(n, plain)
+
     cdef Py_ssize_t ingest(self) except -1:
         """Hand every complete record in ``cipher`` to OpenSSL."""
         cdef ReadBuf c = self.cipher
@@ -145,8 +158,8 @@ cdef class TlsCodec:
     cdef int encrypt_to(self, object data, object sink) except -1:
         """Encrypt ``data`` and pass the ciphertext to ``sink`` (record-sized
         steps; the outgoing BIO is drained every 256 KiB)."""
-        cdef Py_ssize_t n, i, step
-        cdef list parts
+        cdef Py_ssize_t n, i, j, k, step
+        cdef const unsigned char[::1] mv
         if len(data) <= RECORD:
             try:
                 self._ssl_write(data)
@@ -154,8 +167,8 @@ cdef class TlsCodec:
                 raise TlsError(f"TLS error while writing: {exc.reason or exc}") from exc
             sink(self._bio_read())
             return 0
-        view = memoryview(data).cast("B")
-        n = len(view)
+        mv = memoryview(data).cast("B")
+        n = mv.shape[0]
         i = 0
         while i < n:
             step = n - i if n - i < FLUSH_EVERY else FLUSH_EVERY
@@ -163,7 +176,8 @@ cdef class TlsCodec:
             while j < i + step:
                 k = j + RECORD if j + RECORD < i + step else i + step
                 try:
-                    self._ssl_write(view[j:k])
+                    # a span, not a slice: SSLObject.write copies at once
+                    self._ssl_write(point(self.in_span, <char*>&mv[j], k - j, False))
                 except _SSLError as exc:
                     raise TlsError(f"TLS error while writing: {exc.reason or exc}") from exc
                 j = k

@@ -118,11 +118,8 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         if self.tls is None:
             b.end += nbytes
         else:
-            self.tls.cipher.end += nbytes
             try:
-                self.tls.ingest()
-                if self.tls.handshake_done:
-                    self.tls.decrypt_into(b)
+                self.tls.received(nbytes, b)
             except TlsError as exc:
                 self.tls_error = exc
                 self.eof = True

@@ -7,7 +7,7 @@ from nexus_net.ws._session cimport Session
 cdef class Connection(Session):
     cdef object loop
     cdef object transport
-    cdef object _write             # transport.write, bound once
+    cdef object raw_write          # transport.write, bound once
     cdef object recv_waiter        # Waiter while a task waits for bytes
     cdef Waiter spare_waiter       # reused between waits
     cdef bint in_recv
@@ -32,6 +32,7 @@ cdef class Connection(Session):
     cdef Span read_span
     cdef WriteBuf batch
 
+    cdef int send_frame(self, data) except -1
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1
     cdef int wake_reader(self, bint eager=*) except -1

@@ -66,7 +66,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     # ---- asyncio.BufferedProtocol ----------------------------------------
     def connection_made(self, transport):
         self.transport = transport
-        self._write = transport.write if self.tls is None else self.tls_write
+        self.raw_write = transport.write   # bound once
         if self.on_connection_made is not None:
             self.on_connection_made(self)
 
@@ -85,11 +85,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if self.tls is None:
             b.end += nbytes
         else:
-            self.tls.cipher.end += nbytes
             try:
-                self.tls.ingest()
-                if self.tls.handshake_done:
-                    self.tls.decrypt_into(b)
+                self.tls.received(nbytes, b)
             except TlsError as exc:
                 self.tls_failed(exc)
                 return
@@ -150,9 +147,9 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         """Send what the session produced while reading (pongs, close frames)."""
         if self.outbox and not self.lost:
             if len(self.outbox) == 1:
-                self._write(self.outbox[0])
+                self.send_frame(self.outbox[0])
             else:
-                self._write(b"".join(self.outbox))
+                self.send_frame(b"".join(self.outbox))
         self.outbox.clear()
         return 0
 
@@ -187,12 +184,15 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     def start_tls(self, TlsCodec codec):
         """Run this connection over ``codec`` (before any bytes are received)."""
         self.tls = codec
-        if self.transport is not None:
-            self._write = self.tls_write
 
-    def tls_write(self, data):
-        if not self.lost:
-            self.tls.encrypt_to(data, self.transport.write)
+    cdef int send_frame(self, data) except -1:
+        """Hand wire bytes to the transport, through TLS when it is on (no
+        Python-level call in between: this runs per message)."""
+        if self.tls is None:
+            self.raw_write(data)
+        elif not self.lost:
+            self.tls.encrypt_to(data, self.raw_write)
+        return 0
 
     def tls_failed(self, exc):
         """The TLS layer broke: nothing more can be sent or read; drop TCP."""
@@ -233,7 +233,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def write_raw(self, data):
         """Send bytes outside WebSocket framing (the HTTP handshake), through TLS if on."""
-        self._write(data)
+        self.send_frame(data)
 
     @property
     def tls_version(self):
@@ -363,7 +363,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         the transport's write buffer is above its high-water mark)."""
         if self.close_sent or self.state != OPEN:
             self.check_send()
-        self._write(self.writer.emit_data(1, text, None, True))
+        self.send_frame(self.writer.emit_data(1, text, None, True))
         if self.write_paused:
             return self.drain()
         return _READY
@@ -375,7 +375,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.check_send()
         if type(data) is str:
             raise TypeError("send_binary takes a bytes-like object; use send_text for str")
-        self._write(self.writer.emit_data(2, data, None, True))
+        self.send_frame(self.writer.emit_data(2, data, None, True))
         if self.write_paused:
             return self.drain()
         return _READY
@@ -402,7 +402,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         for item in messages:
             self.writer.emit_data(1 if type(item) is str else 2, item, wb, True)
         if wb.end > wb.start:
-            self._write(PyBytes_FromStringAndSize(wb.data + wb.start, wb.end - wb.start))
+            self.send_frame(PyBytes_FromStringAndSize(wb.data + wb.start, wb.end - wb.start))
         if wb.cap > 4 * 1024 * 1024:
             self.batch = None            # do not keep a huge buffer after a huge batch
         if self.write_paused:
@@ -422,7 +422,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if (type(piece) is str) != (opcode == 1):
                 raise TypeError("fragments of one message must be all str or all bytes-like")
             last = i == len(pieces) - 1
-            self._write(self.writer.emit_data(opcode if i == 0 else 0, piece, None, last))
+            self.send_frame(self.writer.emit_data(opcode if i == 0 else 0, piece, None, last))
             if self.write_paused:
                 await self.drain()
 
@@ -452,14 +452,14 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             raise ValueError(f"ping payload is {len(payload)} bytes; at most 125 are allowed")
         waiter = self.loop.create_future()
         self.add_ping_waiter(payload, waiter)
-        self._write(self.writer.encode_ping(payload))
+        self.send_frame(self.writer.encode_ping(payload))
         return waiter
 
     async def pong(self, data=b""):
         """Send an unsolicited PONG (a unidirectional heartbeat)."""
         if self.close_sent or self.state != OPEN:
             self.check_send()
-        self._write(self.writer.encode_pong(data))
+        self.send_frame(self.writer.encode_pong(data))
 
     # ---- closing -----------------------------------------------------------
     async def close(self, code=1000, str reason=""):
