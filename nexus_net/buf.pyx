@@ -97,8 +97,6 @@ cdef class ReadBuf:
         cdef Slab fresh
         if self.cap - self.end >= need:
             return self.data + self.end
-        if need < 0:
-            raise ValueError("negative reservation")
         want = unread + need
         if want > self.max_capacity:
             raise BufferFullError(

@@ -18,8 +18,8 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
-from nexus_net.ws._reader cimport FrameReader, Message
-from nexus_net.ws._session cimport CLOSED, CLOSING, CONNECTING, OPEN, Session
+from nexus_net.ws._reader cimport Message
+from nexus_net.ws._session cimport CLOSING, CONNECTING, OPEN, Session
 
 from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
@@ -448,11 +448,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if self.close_sent or self.state != OPEN:
             self.check_send()
         payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
-        if len(payload) > 125:
-            raise ValueError(f"ping payload is {len(payload)} bytes; at most 125 are allowed")
+        frame = self.writer.encode_ping(payload)      # refuses a payload over 125 bytes
         waiter = self.loop.create_future()
         self.add_ping_waiter(payload, waiter)
-        self.send_frame(self.writer.encode_ping(payload))
+        self.send_frame(frame)
         return waiter
 
     async def pong(self, data=b""):

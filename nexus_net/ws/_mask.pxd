@@ -1,5 +1,5 @@
 # Masking (RFC 6455 section 5.3) as inline C, shared by the reader and writer.
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 

@@ -5,7 +5,7 @@ from nexus_net.ws._writer import FrameWriter
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import ConnectionClosed
 
-def closed_exception(code: int, reason: str, clean: bool) -> ConnectionClosed: ...
+def closed_exception(code: int, reason: str) -> ConnectionClosed: ...
 
 class Session:
     reader: FrameReader

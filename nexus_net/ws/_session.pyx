@@ -19,12 +19,12 @@ from nexus_net.ws.errors import ConnectionClosedError, ConnectionClosedOK, Proto
 log = logging.getLogger("nexus_net.ws")
 
 cdef object _ROLE_CLIENT = Role.CLIENT
-cdef object _PROTOCOL_ERROR = ProtocolError
 
 
-def closed_exception(int code, str reason, bint clean):
-    """The ConnectionClosed subclass for a connection that ended with ``code``."""
-    if clean and code in (1000, 1001, 1005):
+def closed_exception(int code, str reason):
+    """The ConnectionClosed subclass for a connection that ended, after a
+    closing handshake, with ``code``."""
+    if code in (1000, 1001, 1005):
         return ConnectionClosedOK(code, reason)
     return ConnectionClosedError(code, reason)
 
@@ -105,7 +105,7 @@ cdef class Session:
                 self.end_reason = reason
             if self.state != CLOSED:
                 self.state = CLOSING
-            self.close_exc = closed_exception(self.end_code, self.end_reason, True)
+            self.close_exc = closed_exception(self.end_code, self.end_reason)
             log.debug("close frame received: %d %r", code, reason)
         return 0
 
@@ -134,7 +134,7 @@ cdef class Session:
         reason_bytes = reason.encode("utf-8")
         if len(reason_bytes) > 123:
             reason = reason_bytes[:120].decode("utf-8", "ignore") + "..."
-        if not self.close_sent and self.state != CLOSED:
+        if not self.close_sent:              # (a lost connection already has close_exc)
             self.queue(self.writer.encode_close(code, reason))
             self.close_sent = True
         self.end_code = code
