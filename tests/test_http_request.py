@@ -647,7 +647,7 @@ def test_header_flood_bounded(max_headers):
     limit = 4096
     r = RequestReader(max_headers=max_headers, max_head_bytes=limit)
     fed = 0
-    with pytest.raises(RequestHeadTooLarge):
+    with pytest.raises(RequestHeadTooLarge, match="max_head_bytes"):   # the byte limit, whatever max_headers
         for i in range(0, len(flood), 1024):
             r.feed(flood[i:i + 1024])
             fed += 1024
@@ -661,6 +661,14 @@ def test_header_flood_in_one_feed():
     flood = G + b"a:b\r\n" * 10_000 + b"\r\n"
     expect_error(flood, RequestHeadTooLarge)
     expect_error(flood, RequestHeadTooLarge, max_headers=10**6)
+
+
+def test_header_count_limit_within_the_byte_limit():
+    head = G + b"a:b\r\n" * 10_000 + b"\r\n"
+    r = RequestReader(max_headers=100, max_head_bytes=1 << 20)
+    r.feed(head)
+    with pytest.raises(RequestHeadTooLarge, match="max_headers=100"):
+        r.next()
 
 
 def test_unterminated_request_line_bounded():

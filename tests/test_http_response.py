@@ -97,15 +97,17 @@ def expect_error(pieces, exc_type, *, eof=False, heads=(), **kw):
             r.feed_eof()
             drain(r, out, heads)
     assert type(info.value) is exc_type, repr(info.value)
-    # stays failed, even if valid bytes follow
-    with pytest.raises(exc_type):
+    # stays failed (the same exception), even if valid bytes follow
+    with pytest.raises(exc_type) as again:
         r.next()
+    assert again.value is info.value
     try:
         r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
     except HttpError:
         pass
-    with pytest.raises(exc_type):
+    with pytest.raises(exc_type) as again:
         r.next()
+    assert again.value is info.value
     return out
 
 
@@ -204,21 +206,11 @@ def test_transfer_encoding_split_over_two_header_lines():
     assert [g["body"] for g in parse(data)] == [b"abc", b"ok"]
 
 
-def test_transfer_encoding_not_ending_in_chunked_reads_until_close():
+@pytest.mark.parametrize("header", [b"Transfer-Encoding: gzip", b"Server: x"],
+                         ids=["te-not-chunked", "no-length"])
+def test_body_without_length_is_read_until_close(header):
     r = Reader()
-    r.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxyz")
-    assert r.next() is None
-    r.feed(b"123")
-    assert r.next() is None
-    r.feed_eof()
-    resp = r.next()
-    assert bytes(resp.body) == b"xyz123"
-    assert resp.chunked is False and resp.keep_alive is False
-
-
-def test_until_close_body_completed_by_eof():
-    r = Reader()
-    r.feed(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nsome ")
+    r.feed(b"HTTP/1.1 200 OK\r\n" + header + b"\r\n\r\nsome ")
     assert r.next() is None
     r.feed(b"data")
     assert r.next() is None
@@ -227,7 +219,8 @@ def test_until_close_body_completed_by_eof():
     r.feed_eof()
     resp = r.next()
     assert bytes(resp.body) == b"some data"
-    assert resp.keep_alive is False
+    assert resp.chunked is False and resp.keep_alive is False and resp.content_length is None
+    assert r.next() is None
     assert resp.content_length is None and resp.chunked is False
     assert r.next() is None
 
@@ -903,7 +896,7 @@ def test_header_flood_bounded(max_headers):
     limit = 16 * 1024
     r = Reader(max_headers=max_headers, max_head_bytes=limit)
     fed = 0
-    with pytest.raises(HeadTooLarge):
+    with pytest.raises(HeadTooLarge, match="max_head_bytes"):      # the byte limit, whatever max_headers
         for i in range(0, len(flood), 1024):
             r.feed(flood[i:i + 1024])
             fed += 1024
@@ -917,6 +910,16 @@ def test_header_flood_in_one_feed():
     flood = H + b"a:b\r\n" * 10_000 + b"\r\n"
     expect_error(flood, HeadTooLarge)
     expect_error(flood, HeadTooLarge, max_headers=10**6)
+
+
+def test_header_count_limit_within_the_byte_limit():
+    """A complete head within max_head_bytes but with more than max_headers
+    fields: the count limit is what fires."""
+    head = H + b"a:b\r\n" * 10_000 + b"\r\n"
+    r = Reader(max_headers=100, max_head_bytes=1 << 20)
+    r.feed(head)
+    with pytest.raises(HeadTooLarge, match="max_headers=100"):
+        r.next()
 
 
 def test_unterminated_head_raises_once_limit_is_buffered():
