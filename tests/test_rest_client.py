@@ -366,3 +366,135 @@ async def test_send_callback_on_a_busy_connection_takes_the_request_bytes_at_onc
                                    lambda r, e, f=futs[i]: f.set_result((r, e)))
             got = await asyncio.wait_for(asyncio.gather(*futs), 5)
             assert [(r.bytes(), e) for r, e in got] == [(b"/0", None), (b"/1", None), (b"/2", None)]
+
+
+# ---- retries, trickling responses, callback edge cases ---------------------------------
+
+class FirstRequestDropped(Server):
+    """Closes the first connection on its first request without answering (a
+    server that timed out the idle connection just as the request went out)."""
+
+    def __init__(self, reply=echo_path):
+        super().__init__(reply)
+        self.armed = True
+
+    async def handle(self, reader, writer):
+        if self.armed:
+            self.armed = False
+            self.connections += 1
+            await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+            return
+        await super().handle(reader, writer)
+
+
+async def test_an_idempotent_request_is_retried_once_when_the_server_closed_without_answering():
+    async with FirstRequestDropped() as srv:
+        async with await rest.connect(srv.url) as conn:
+            assert (await conn.get("/g")).bytes() == b"/g"
+            assert srv.connections == 2
+
+
+async def test_a_post_is_not_retried_when_the_server_closed_without_answering():
+    async with FirstRequestDropped() as srv:
+        async with await rest.connect(srv.url) as conn:
+            with pytest.raises(ConnectionLost, match="before responding"):
+                await conn.post("/p", data=b"x")
+            assert srv.connections == 1
+
+
+async def test_an_idempotent_request_cut_mid_body_is_not_retried():
+    """Bytes of the response arrived: the server acted on the request, so even
+    a PUT is not sent twice."""
+    def reply(path, n):
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart" if path == "/cut" else ok(b"x")
+
+    class Cut(Server):
+        async def handle(self, reader, writer):
+            write = writer.write
+            writer.write = lambda data: (write(data), writer.transport.close()) if data.endswith(b"part") \
+                else write(data)
+            await super().handle(reader, writer)
+
+    async with Cut(reply) as srv:
+        async with await rest.connect(srv.url) as conn:
+            with pytest.raises(ConnectionLost, match="mid-response"):
+                await conn.request("PUT", "/cut", data=b"x")
+            assert srv.connections == 1
+
+
+async def test_the_read_timeout_applies_per_wait_not_to_the_whole_response():
+    """A response trickling in over 0.6 s with gaps shorter than read_timeout
+    completes, awaited or through send_callback; total_timeout bounds the whole."""
+    class Trickle(Server):
+        async def handle(self, reader, writer):
+            self.connections += 1
+            try:
+                while True:
+                    await reader.readuntil(b"\r\n\r\n")
+                    body = b"0123456789"
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+                    for i in range(0, len(body), 2):
+                        await asyncio.sleep(0.12)
+                        writer.write(body[i:i + 2])
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+
+    from nexus_net.http import ResponseReader
+    async with Trickle(None) as srv:
+        async with await rest.connect(srv.url, read_timeout=0.3) as conn:
+            assert (await conn.get("/t")).bytes() == b"0123456789"
+            fut = asyncio.get_running_loop().create_future()
+            conn.send_callback(rest.RequestWriter("127.0.0.1").get("/t").finish(), ResponseReader(),
+                               lambda r, e: fut.set_result((r, e)))
+            resp, exc = await asyncio.wait_for(fut, 5)
+            assert exc is None and resp.bytes() == b"0123456789"
+        async with await rest.connect(srv.url, read_timeout=0.3, total_timeout=0.3) as conn:
+            with pytest.raises(RequestTimeout, match="took more than 0.3s"):
+                await conn.get("/t")
+
+
+async def test_send_callback_fast_path_edge_cases():
+    """A Connection: close reply is delivered and the connection dropped; a
+    request on a closed client reports ClientClosed through the callback (the
+    task path); the fast path reports, and does not retry, a dropped GET."""
+    from nexus_net.http import ClientClosed, ResponseReader
+
+    def reply(path, n):
+        return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye"
+
+    loop = asyncio.get_running_loop()
+
+    async def call(conn, path):
+        fut = loop.create_future()
+        conn.send_callback(rest.RequestWriter("127.0.0.1").get(path).finish(), ResponseReader(),
+                           lambda r, e: fut.set_result((r, e)))
+        return await asyncio.wait_for(fut, 5)
+
+    async with Server(reply) as srv:
+        conn = await rest.connect(srv.url)
+        resp, exc = await call(conn, "/c")
+        assert exc is None and resp.bytes() == b"bye" and not conn.connected
+        await conn.close()
+        resp, exc = await call(conn, "/after-close")
+        assert resp is None and isinstance(exc, ClientClosed)
+    async with FirstRequestDropped() as srv:
+        conn = await rest.connect(srv.url)
+        resp, exc = await call(conn, "/g")
+        assert resp is None and isinstance(exc, ConnectionLost)
+        assert srv.connections == 1
+        await conn.close()
+
+
+async def test_the_blocking_client_retries_the_same_way():
+    async with FirstRequestDropped() as srv:
+        conn = await asyncio.to_thread(rest.sync.connect, srv.url)
+        assert (await asyncio.to_thread(conn.get, "/g")).bytes() == b"/g"
+        assert srv.connections == 2
+        conn.close()
+    async with FirstRequestDropped() as srv:
+        conn = await asyncio.to_thread(rest.sync.connect, srv.url)
+        with pytest.raises(ConnectionLost):
+            await asyncio.to_thread(conn.post, "/p", data=b"x")
+        assert srv.connections == 1
+        conn.close()
