@@ -14,6 +14,7 @@ from libc.string cimport memcpy
 
 from nexus_net.buf cimport ReadBuf, Slab, new_slab
 from nexus_net.ws._mask cimport mask_copy
+from nexus_net.ws._codes cimport valid_close_code
 from nexus_net.ws._utf8 cimport UTF8_ACCEPT, UTF8_REJECT, utf8_feed
 
 import orjson
@@ -138,10 +139,6 @@ cdef inline Message make_message(int opcode, Slab slab, const char* ptr, Py_ssiz
     m.ptr = ptr
     m.length = n
     return m
-
-
-cdef inline bint valid_close_code(unsigned int code) noexcept:
-    return (1000 <= code <= 1003) or (1007 <= code <= 1014) or (3000 <= code <= 4999)
 
 
 @cython.final

@@ -8,11 +8,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from libc.string cimport memcpy
 
 from nexus_net.buf cimport WriteBuf
+from nexus_net.ws._codes cimport valid_close_code
 from nexus_net.ws._mask cimport mask_copy
 
 import os
 
-from nexus_net.ws.enums import Role, is_sendable_close_code
+from nexus_net.ws.enums import Role
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
@@ -197,7 +198,7 @@ cdef class FrameWriter:
             if reason:
                 raise ValueError("a close reason needs a close code")
             return self.emit_control(8, b"", dst)
-        if not is_sendable_close_code(code):
+        if not isinstance(code, int) or not 1000 <= code <= 4999 or not valid_close_code(code):
             raise ValueError(f"close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)")
         encoded = reason.encode("utf-8")
         if len(encoded) > 123:

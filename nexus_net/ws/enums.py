@@ -45,12 +45,3 @@ class CloseCode(enum.IntEnum):
     BAD_GATEWAY = 1014
     TLS_HANDSHAKE = 1015        # never sent
 
-
-def is_sendable_close_code(code: int) -> bool:
-    """True for a code that may appear in a close frame on the wire.
-
-    1000-1003 and 1007-1014 are registered for use in frames; 1004 is
-    reserved, 1005, 1006 and 1015 are for reporting only; 3000-3999 are for
-    libraries and frameworks, 4000-4999 for applications.
-    """
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
