@@ -329,9 +329,11 @@ cdef class FrameReader:
                 if plen > self.max_frame_size:
                     self.fail(MessageTooBigError(
                         f"frame of {plen} bytes exceeds max_frame_size={self.max_frame_size}"))
-                if opcode < 8 and (self.m_len if opcode == 0 else 0) + plen > self.max_message_size:
+                # (a first frame is within max_frame_size <= max_message_size:
+                # only continuations can push a message over)
+                if opcode == 0 and self.m_len + plen > self.max_message_size:
                     self.fail(MessageTooBigError(
-                        f"message of at least {(self.m_len if opcode == 0 else 0) + plen} bytes "
+                        f"message of at least {self.m_len + plen} bytes "
                         f"exceeds max_message_size={self.max_message_size}"))
                 if b1 & 0x80:
                     if avail < hdr + 4:
@@ -414,22 +416,22 @@ cdef class FrameReader:
         cdef Py_ssize_t need = self.m_len + n
         cdef Py_ssize_t size
         cdef char* grown
-        if self.m_buf is None:
-            size = need * 2 if need * 2 > 4096 else 4096
-            if size > self.max_message_size:
-                size = need if need > self.max_message_size else self.max_message_size
-            self.m_buf = new_slab(size)
-        elif need > self.m_buf.size:
-            size = self.m_buf.size * 2
+        if self.m_buf is None or need > self.m_buf.size:
+            # doubling, capped at max_message_size (which need never exceeds:
+            # the frame headers were checked against it)
+            size = 4096 if self.m_buf is None else self.m_buf.size * 2
             while size < need:
                 size *= 2
             if size > self.max_message_size:
-                size = need if need > self.max_message_size else self.max_message_size
-            grown = <char*>PyMem_Realloc(self.m_buf.ptr, size)
-            if grown == NULL:
-                raise MemoryError(f"cannot grow message buffer to {size} bytes")
-            self.m_buf.ptr = grown
-            self.m_buf.size = size
+                size = self.max_message_size if self.max_message_size >= need else need
+            if self.m_buf is None:
+                self.m_buf = new_slab(size)
+            else:
+                grown = <char*>PyMem_Realloc(self.m_buf.ptr, size)
+                if grown == NULL:
+                    raise MemoryError(f"cannot grow message buffer to {size} bytes")
+                self.m_buf.ptr = grown
+                self.m_buf.size = size
         memcpy(self.m_buf.ptr + self.m_len, src, n)
         self.m_len = need
         return 0
