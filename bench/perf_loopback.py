@@ -34,6 +34,7 @@ sys.path.insert(0, HERE)
 import uvloop  # noqa: E402
 
 from _machine import describe  # noqa: E402
+from _stats import pct  # noqa: E402
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -505,11 +506,6 @@ async def tput_raw(url: str, expected: int) -> tuple[int, float]:
 # =============================================================================
 # Driver
 # =============================================================================
-
-def pct(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
-
 
 def run(coro: Awaitable[Any]) -> Any:
     return uvloop.run(coro)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, HERE)
 import uvloop  # noqa: E402
 
 from _machine import describe  # noqa: E402
+from _stats import pct  # noqa: E402
 
 BODY = b'{"symbol":"BTC-USD","side":"buy","type":"limit","qty":"0.0125","px":"67012.50","tif":"GTC"}'
 HEADERS = [("Content-Type", "application/json"), ("X-API-KEY", "k" * 32),
@@ -304,11 +304,6 @@ async def rtt_raw_await(port: int, n: int, warm: int) -> list[int]:
             out.append(clock() - t0)
     t.close()
     return out
-
-
-def pct(v: list[int], q: float) -> float:
-    s = sorted(v)
-    return s[min(len(s) - 1, int(q * len(s)))] / 1000
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import uvloop  # noqa: E402
 
 import perf_loopback as L  # noqa: E402
+from _stats import pct  # noqa: E402
 from _machine import describe  # noqa: E402
 
 
@@ -115,11 +116,6 @@ async def tput_websockets(url: str, ca: str, expected: int) -> tuple[int, float]
 
 async def tput_aiohttp(url: str, ca: str, expected: int) -> tuple[int, float]:
     return await L.tput_aiohttp(url, expected, ssl=client_ctx(ca))
-
-
-def pct(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
 
 
 def call(fn: Callable[..., Any], *args: Any) -> Any:
