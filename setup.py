@@ -58,11 +58,16 @@ directives = {
 if DEBUG:
     directives.update({"linetrace": True, "profile": True})
 
+# Both steps use every core: a cold build of the 15 modules is serial
+# otherwise (about 2.5 min here instead of about 1.5).
+JOBS = os.cpu_count() or 1
+
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=directives,
         annotate=DEBUG,
-        nthreads=0,
+        nthreads=JOBS if JOBS > 1 else 0,
     ),
+    options={"build_ext": {"parallel": JOBS}},
 )

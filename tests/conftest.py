@@ -21,3 +21,24 @@ def pytest_asyncio_loop_factories(config, item):
         return factories
     factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+def pytest_sessionstart(session):
+    """Guards for the runs of .ci/matrix, which test an installed wheel.
+
+    NEXUS_NET_EXPECT_INSTALLED=1: nexus_net must come from site-packages, not
+    from a source tree that could shadow it (a module missing from the wheel
+    must fail the run). NEXUS_NET_EXPECT_NO_UVLOOP=1: the plain-asyncio
+    fallback is what runs, so uvloop must really be absent."""
+    import pytest
+    if os.environ.get("NEXUS_NET_EXPECT_INSTALLED") == "1":
+        import nexus_net
+        if "site-packages" not in nexus_net.__file__:
+            pytest.exit(f"nexus_net was imported from {nexus_net.__file__}, not an installed wheel", 3)
+    if os.environ.get("NEXUS_NET_EXPECT_NO_UVLOOP") == "1":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            pytest.exit("uvloop is installed but this run is meant to test the fallback without it", 3)

@@ -28,24 +28,33 @@ REPLY = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %
     len(REPLY_BODY), REPLY_BODY)
 
 
-def peak_growth(step, n=1000):
+def peak_growth(step, n=1000, windows=3):
     """How far tracemalloc's peak rises above the memory in use before the
     loop, over n calls of step() (after a warm-up that fills free lists).
     The loop is driven by itertools.repeat: counting with range() would
-    allocate an int per step past 256."""
+    allocate an int per step past 256.
+
+    The smallest result of a few separate tracing windows is reported: an
+    allocation per request (even one freed again at once) shows in every
+    window, while the interpreter may allocate once for its own reasons
+    (CPython 3.10 does, in one window out of several, about 1-2 KB kept and
+    charged to the first line of step()), which is not what is measured here."""
     for _ in repeat(None, 200):
         step()
-    tracemalloc.start()
-    try:
-        step()
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        for _ in repeat(None, n):
+    results = []
+    for _ in repeat(None, windows):
+        tracemalloc.start()
+        try:
             step()
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - before, current - before
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            for _ in repeat(None, n):
+                step()
+            current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        results.append((peak - before, current - before))
+    return min(results)
 
 
 def nothing():

@@ -3,6 +3,8 @@
 import asyncio
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -259,6 +261,56 @@ async def test_server_fails_clients_that_break_the_protocol():
         assert code == 1002 and "mask" in reason
         assert await asyncio.wait_for(reader.read(), 5) == b""     # then TCP closes
         writer.close()
+
+
+# Run in a child process: on the old code the parent's event loop would spin
+# inside wait_closed() without ever reaching a timeout of its own.
+WAIT_CLOSED_AFTER_FAILED_CONNECTION = """
+import asyncio, sys
+from nexus_net import ws
+from nexus_net.ws import handshake as hs
+
+async def echo(conn):
+    async for msg in conn:
+        await conn.send(msg.data)
+
+async def main():
+    for _ in range(5):
+        server = await ws.serve(echo, "127.0.0.1", 0, ping_interval=None)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        request, key = hs.build_request("127.0.0.1", "/", port=server.port)
+        writer.write(request)
+        hs.check_response(await reader.readuntil(b"\\r\\n\\r\\n"), key)
+        writer.write(b"\\x81\\x02hi")          # unmasked: the server fails the connection
+        closing = await reader.read()         # its close frame (1002), then EOF
+        assert closing[0] == 0x88 and closing[2:4] == b"\\x03\\xea", closing
+        writer.close()
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
+    print("wait_closed returned 5 times")
+
+if sys.argv[1] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_wait_closed_returns_after_the_server_failed_a_connection(loop):
+    # Python 3.12+ regression: wait_closed() looped "until the task set is
+    # empty" over gather(), which need not yield there once every task is
+    # done, so the done-callbacks emptying the set never ran: 100 % CPU, hang.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    try:
+        proc = subprocess.run([sys.executable, "-c", WAIT_CLOSED_AFTER_FAILED_CONNECTION, loop],
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Server.wait_closed() never returned (the event loop spun)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "wait_closed returned 5 times" in proc.stdout
 
 
 async def test_connect_errors_are_clear():

@@ -131,8 +131,14 @@ class Server:
         """Wait until the listener is closed and every connection task ended."""
         if self.server is not None:
             await self.server.wait_closed()
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        # Wait on the tasks still running, never "until the set is empty": a
+        # finished task leaves the set in a done-callback that the loop runs
+        # later, and from Python 3.12 awaiting tasks that are all finished may
+        # return without yielding to the loop, so such a loop would spin
+        # forever without letting that callback run. close() may add tasks
+        # while we wait, hence the re-check.
+        while pending := [task for task in self.tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     async def serve_forever(self) -> None:
         assert self.server is not None
