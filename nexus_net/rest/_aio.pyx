@@ -12,6 +12,7 @@ a deadline checked by one lazily re-armed timer per connection.
 import asyncio
 import logging
 
+from nexus_net._clock cimport monotonic
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, point
@@ -22,28 +23,6 @@ from nexus_net.tls import TlsError
 
 log = logging.getLogger("nexus_net.rest")
 
-cdef extern from *:
-    """
-    /* A monotonic clock read in C (the loop's time() is a Python call). Only
-       differences are used: timers are armed with call_later(). */
-    #ifdef _WIN32
-    #include <windows.h>
-    static double nexus_monotonic(void) {
-        LARGE_INTEGER f, c;
-        QueryPerformanceFrequency(&f);
-        QueryPerformanceCounter(&c);
-        return (double)c.QuadPart / (double)f.QuadPart;
-    }
-    #else
-    #include <time.h>
-    static double nexus_monotonic(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    }
-    #endif
-    """
-    double monotonic "nexus_monotonic" () nogil
 cdef object _CancelledError = asyncio.CancelledError
 cdef Py_ssize_t MIN_READ = 16 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})

@@ -10,6 +10,10 @@ from nexus_net.ws import handshake, sync
 from nexus_net.ws._aio import Connection
 from nexus_net.ws._session import Session
 from nexus_net.ws.client import connect
+from nexus_net.ws.heartbeat import Heartbeat, json_ping_reply
+from nexus_net.ws.listener import Listener
+from nexus_net.ws.reconnect import Backoff, ReconnectingConnection
+from nexus_net.ws.stats import ConnectionStats
 from nexus_net.ws.server import Server, serve
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, FrameReader, Message
 from nexus_net.ws._utf8 import Utf8Validator, validate_utf8
@@ -40,6 +44,7 @@ __all__ = [
     "InvalidDataError", "InvalidHandshakeRequest", "InvalidHandshakeResponse", "Kind",
     "Message", "MessageTooBigError", "ProtocolError", "Role", "Utf8Validator", "WebSocketError",
     "handshake", "pair", "validate_utf8",
+    "Backoff", "ConnectionStats", "Heartbeat", "Listener", "ReconnectingConnection", "json_ping_reply",
 ]
 
 

@@ -31,8 +31,19 @@ cdef class Connection(Session):
     cdef readonly TlsCodec tls
     cdef Span read_span
     cdef WriteBuf batch
+    # listener mode: messages handed to listener.on_message inside buffer_updated
+    cdef readonly object listener
+    cdef object on_message_cb      # listener.on_message, bound once
+    cdef bint delivering
+    cdef public object ping_rtt    # seconds, the last keepalive round trip (None: none yet)
+    cdef public object heartbeat_rtt  # seconds, the last application heartbeat's round trip
+    cdef public object watch_task  # the client's heartbeat / idle-timeout watcher
+    cdef public long long opened_ns  # wall clock when the handshake completed
 
     cdef int send_frame(self, data) except -1
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1
     cdef int wake_reader(self, bint eager=*) except -1
+    cdef int deliver(self) except -1
+    cdef int start_listener(self) except -1
+    cdef int callback_failed(self, exc, str where) except -1

@@ -8,6 +8,7 @@ from nexus_net._tls import TlsCodec
 from nexus_net.ws._reader import Message
 from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
+from nexus_net.ws.stats import ConnectionStats
 
 DEFAULT_LIMIT: int
 
@@ -21,6 +22,11 @@ class Connection(Session, asyncio.BufferedProtocol):
     handshake_status: int | None
     on_connection_made: Callable[[Connection], None] | None
     lost: bool
+    listener: Any
+    ping_rtt: float | None
+    heartbeat_rtt: float | None
+    watch_task: asyncio.Task[None] | None
+    opened_ns: int
     def __init__(self, role: Role, *, loop: asyncio.AbstractEventLoop | None = None,
                  max_message_size: int | None = None, max_frame_size: int | None = None,
                  read_buffer_size: int | None = None, limit: int = ..., auto_pong: bool = True,
@@ -57,3 +63,10 @@ class Connection(Session, asyncio.BufferedProtocol):
     @property
     def remote_address(self) -> Any: ...
     def set_nodelay(self, on: bool) -> None: ...
+    def set_listener(self, listener: Any) -> None: ...
+    def fail_connection(self, code: int, reason: str) -> None: ...
+    def send_close(self, code: int | None = 1000, reason: str = "") -> None: ...
+    @property
+    def stats(self) -> ConnectionStats: ...
+    @property
+    def write_buffer_size(self) -> int: ...

@@ -15,6 +15,7 @@ import socket
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
+from nexus_net._clock cimport wall_ns
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
@@ -25,6 +26,7 @@ from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
                                  InvalidHandshakeRequest, InvalidHandshakeResponse)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
+from nexus_net.ws.stats import ConnectionStats
 
 log = logging.getLogger("nexus_net.ws")
 
@@ -82,6 +84,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef ReadBuf b = self.reader.buf
+        self.begin_read()
         if self.tls is None:
             b.end += nbytes
         else:
@@ -95,8 +98,11 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 # decrypted before it is still delivered.
                 self.transport.write(self.tls.shutdown())
                 self.transport.close()
+        self.end_read()
         self.bytes_received += nbytes
-        if self.recv_waiter is not None:
+        if self.listener is not None:
+            self.deliver()
+        elif self.recv_waiter is not None:
             self.wake_reader(True)
         elif b.end - b.start > self.read_high and not self.read_paused:
             # Nobody is reading: stop taking bytes until the application
@@ -117,6 +123,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.close_timer = None
         if self.keepalive_task is not None:
             self.keepalive_task.cancel()
+        if self.watch_task is not None:
+            self.watch_task.cancel()
         self.wake_reader()
         for waiter in self.drain_waiters:
             if not waiter.done():
@@ -124,9 +132,20 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.drain_waiters.clear()
         if not self.closed_waiter.done():
             self.closed_waiter.set_result(None)
+        if self.listener is not None:
+            listener, self.listener = self.listener, None
+            try:
+                listener.on_close(self, self.close_code, self.close_reason)
+            except Exception:
+                log.exception("listener on_close failed")
 
     def pause_writing(self):
         self.write_paused = True
+        if self.listener is not None:
+            try:
+                self.listener.on_pause_writing(self)
+            except Exception as exc:
+                self.callback_failed(exc, "on_pause_writing")
 
     def resume_writing(self):
         self.write_paused = False
@@ -134,6 +153,11 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(None)
         self.drain_waiters.clear()
+        if self.listener is not None:
+            try:
+                self.listener.on_resume_writing(self)
+            except Exception as exc:
+                self.callback_failed(exc, "on_resume_writing")
 
     cdef int wake_reader(self, bint eager=False) except -1:
         cdef Waiter waiter = self.recv_waiter
@@ -141,6 +165,78 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.recv_waiter = None
             resume(waiter, eager)
         return 0
+
+    # ---- listener mode ---------------------------------------------------------
+    def set_listener(self, listener):
+        """Deliver messages to ``listener`` (a ``ws.Listener``) from the receive
+        callback instead of through ``recv()``: before ``opened()``."""
+        self.listener = listener
+        self.on_message_cb = listener.on_message
+        if self.state == OPEN:         # attached after the handshake (reconnect)
+            self.start_listener()
+
+    cdef int start_listener(self) except -1:
+        try:
+            self.listener.on_open(self)
+        except Exception as exc:
+            self.callback_failed(exc, "on_open")
+            return 0
+        self.deliver()
+        return 0
+
+    cdef int deliver(self) except -1:
+        """Hand every complete data message to ``on_message``, in order, inside
+        the protocol callback (no task switch); then send what reading
+        produced (pongs, auto replies, close frames)."""
+        cdef Message msg
+        if self.delivering or self.state == CONNECTING:
+            return 0                  # (a callback's own sends never re-enter)
+        self.delivering = True
+        try:
+            while self.listener is not None:
+                msg = self.poll()
+                if msg is None:
+                    break
+                if self.close_sent:
+                    continue          # we are closing: later messages are dropped
+                try:
+                    self.on_message_cb(self, msg)
+                except Exception as exc:
+                    self.callback_failed(exc, "on_message")
+                    break
+        finally:
+            self.delivering = False
+        if self.outbox:
+            self.flush()
+        if self.read_done:
+            self.finish_reading()
+        elif self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return 0
+
+    cdef int callback_failed(self, exc, str where) except -1:
+        """A listener callback raised: log it and close with 1011 (never swallowed)."""
+        log.error("listener %s failed; closing with 1011", where, exc_info=exc)
+        self.fail(1011, "internal error", exc)
+        self.flush()
+        self.finish_reading()
+        return 0
+
+    def fail_connection(self, int code, str reason):
+        """Fail the connection now: send a close frame with ``code``, end TCP,
+        and make ``recv()`` raise (keepalive, heartbeat and idle timeouts)."""
+        self.fail(code, reason, None)
+        self.flush()
+        self.finish_reading()
+        self.wake_reader()
+
+    def send_close(self, code=1000, str reason=""):
+        """Start the closing handshake without waiting (for callbacks; from a
+        task, ``await close()`` also waits for the end)."""
+        if self.state == OPEN and not self.lost:
+            self.start_close(code, reason)
+            self.flush()
 
     # ---- internals ---------------------------------------------------------
     cdef int flush(self) except -1:
@@ -188,6 +284,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     cdef int send_frame(self, data) except -1:
         """Hand wire bytes to the transport, through TLS when it is on (no
         Python-level call in between: this runs per message)."""
+        self.bytes_sent += len(data)
         if self.tls is None:
             self.raw_write(data)
         elif not self.lost:
@@ -266,11 +363,15 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 self.recv_waiter = None
 
     def opened(self, ping_interval=None, ping_timeout=None):
-        """Switch to OPEN once the handshake succeeded; start keepalive pings."""
+        """Switch to OPEN once the handshake succeeded; start keepalive pings.
+        In listener mode: call ``on_open``, then deliver what is already buffered."""
         self.state = OPEN
+        self.opened_ns = wall_ns()
         if ping_interval is not None and ping_interval > 0:
             self.keepalive_task = self.loop.create_task(
                 self._keepalive(ping_interval, ping_timeout))
+        if self.listener is not None:
+            self.start_listener()
 
     async def _keepalive(self, double interval, timeout):
         cdef long long before
@@ -279,7 +380,9 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if self.state != OPEN:
                 return
             before = self.bytes_received
+            sent_at = self.loop.time()
             pong = self.ping()
+            pong.add_done_callback(lambda f, t=sent_at: self._pong_seen(f, t))
             if timeout is None:
                 continue
             try:
@@ -290,11 +393,13 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 if self.bytes_received == before and self.state == OPEN:
                     log.warning("no answer to a keepalive ping within %.1fs; closing with 1011", timeout)
                     self.fail_connection(1011, "keepalive ping timeout")
-                    self.finish_reading()
-                    self.wake_reader()
                     return
             except Exception:
                 return
+
+    def _pong_seen(self, future, double sent_at):
+        if not future.cancelled() and future.exception() is None:
+            self.ping_rtt = self.loop.time() - sent_at
 
     # ---- receiving ---------------------------------------------------------
     def recv(self):
@@ -318,6 +423,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         cdef Message msg
         if self.in_recv:
             raise ConcurrencyError("another task is already waiting in recv() on this connection")
+        if self.listener is not None:
+            raise ConcurrencyError("this connection delivers its messages to its listener, not to recv()")
         msg = self.poll()
         if msg is not None:
             if self.outbox:
@@ -364,6 +471,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if self.close_sent or self.state != OPEN:
             self.check_send()
         self.send_frame(self.writer.emit_data(1, text, None, True))
+        self.messages_out += 1
         if self.write_paused:
             return self.drain()
         return _READY
@@ -376,6 +484,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if type(data) is str:
             raise TypeError("send_binary takes a bytes-like object; use send_text for str")
         self.send_frame(self.writer.emit_data(2, data, None, True))
+        self.messages_out += 1
         if self.write_paused:
             return self.drain()
         return _READY
@@ -401,6 +510,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         wb.start = wb.end = 0
         for item in messages:
             self.writer.emit_data(1 if type(item) is str else 2, item, wb, True)
+            self.messages_out += 1
         if wb.end > wb.start:
             self.send_frame(PyBytes_FromStringAndSize(wb.data + wb.start, wb.end - wb.start))
         if wb.cap > 4 * 1024 * 1024:
@@ -423,6 +533,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 raise TypeError("fragments of one message must be all str or all bytes-like")
             last = i == len(pieces) - 1
             self.send_frame(self.writer.emit_data(opcode if i == 0 else 0, piece, None, last))
+            if last:
+                self.messages_out += 1
             if self.write_paused:
                 await self.drain()
 
@@ -480,8 +592,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     async def _close_handshake(self):
         while not self.read_done and not self.lost:
-            if self.in_recv:
-                break                    # the reading task will see the close frame
+            if self.in_recv or self.listener is not None:
+                break                    # the reading task / the listener sees the close frame
             if self.poll() is not None:
                 continue                 # discard: the application asked to close
             if self.read_done or self.lost:
@@ -512,6 +624,17 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         await self.close()
 
     # ---- information ---------------------------------------------------------
+    @property
+    def stats(self):
+        """A ``ConnectionStats`` snapshot: messages and bytes in/out, the last
+        keepalive round trip, time connected."""
+        return ConnectionStats.of(self, 0, self.heartbeat_rtt)
+
+    @property
+    def write_buffer_size(self):
+        """Bytes the transport holds that the kernel has not taken yet."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
     @property
     def closed(self):
         """True once the TCP connection is closed."""

@@ -8,6 +8,7 @@ cdef class Message:
     cdef Slab slab              # keeps the bytes alive; pinned while this lives
     cdef const char* ptr
     cdef Py_ssize_t length
+    cdef readonly long long received_ns   # wall clock of the read that completed it (0: unknown)
 
 
 cdef class FrameReader:

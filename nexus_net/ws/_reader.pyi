@@ -15,6 +15,10 @@ class Message:
     @property
     def opcode(self) -> int: ...
     @property
+    def received_ns(self) -> int:
+        """Wall-clock ns (as time.time_ns()) of the read that completed this
+        message; 0 when it was not received through a connection."""
+    @property
     def kind(self) -> Kind: ...
     @property
     def data(self) -> memoryview: ...

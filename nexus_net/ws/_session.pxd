@@ -9,6 +9,10 @@ cdef enum:
     CLOSED = 3
 
 
+cdef enum:
+    MARKS = 32                   # reads remembered for timestamps (a power of two)
+
+
 cdef class Session:
     cdef readonly FrameReader reader
     cdef readonly FrameWriter writer
@@ -25,7 +29,36 @@ cdef class Session:
     cdef readonly long long bytes_received
     cdef object ping_waiters     # dict: payload bytes -> list of waiters
 
+    # Receive timestamps: the plaintext stream position and wall clock of the
+    # last reads (a ring), so a message gets the time of the read that
+    # completed it even when it is parsed several reads later.
+    cdef long long plain_in          # plaintext bytes received so far
+    cdef Py_ssize_t unread_before    # unread bytes when the current read began
+    cdef long long mark_pos[MARKS]
+    cdef long long mark_ns[MARKS]
+    cdef int mark_first
+    cdef int mark_n
+
+    # counters behind ``stats``
+    cdef readonly long long messages_in
+    cdef public long long messages_out
+    cdef public long long bytes_sent
+
+    # application-level messages taken out of the stream before delivery:
+    # heartbeat answers and messages answered by ``auto_reply``
+    cdef bint intercepting
+    cdef bytes hb_prefix
+    cdef object hb_is_pong
+    cdef bytes ar_prefix
+    cdef object ar_fn
+    cdef readonly long long heartbeat_answers
+    cdef readonly long long heartbeat_answer_ns   # received_ns of the last answer
+
     cdef Message poll(self)
     cdef int queue(self, bytes frame) except -1
     cdef int fail(self, int code, str reason, object cause) except -1
     cdef int handle_control(self, Message msg) except -1
+    cdef int begin_read(self) except -1
+    cdef int end_read(self) except -1
+    cdef int stamp(self, Message msg) except -1
+    cdef bint intercept(self, Message msg) except -1

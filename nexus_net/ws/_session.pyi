@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Callable
 
 from nexus_net.ws._reader import FrameReader, Message
 from nexus_net.ws._writer import FrameWriter
@@ -20,6 +20,11 @@ class Session:
     end_reason: str
     close_exc: ConnectionClosed | None
     bytes_received: int
+    messages_in: int
+    messages_out: int
+    bytes_sent: int
+    heartbeat_answers: int
+    heartbeat_answer_ns: int
     def __init__(self, role: Role, *, max_message_size: int | None = None,
                  max_frame_size: int | None = None, buffer_size: int | None = None,
                  backlog: int = 0, auto_pong: bool = True) -> None: ...
@@ -31,6 +36,11 @@ class Session:
     def mark_lost(self) -> None: ...
     def add_ping_waiter(self, payload: bytes, waiter: Any) -> None: ...
     def check_send(self) -> None: ...
+    def before_read(self) -> None: ...
+    def after_read(self) -> None: ...
+    def set_interceptors(self, hb_prefix: bytes | None = None, hb_is_pong: Callable[[Message], bool] | None = None,
+                         ar_prefix: bytes | None = None,
+                         ar_fn: Callable[[Message], str | bytes | None] | None = None) -> None: ...
     @property
     def close_code(self) -> int | None: ...
     @property

@@ -8,6 +8,10 @@ send. It performs no I/O: frames to send pile up in ``outbox`` (take them
 with ``data_to_send()``); the asyncio and blocking transports move them.
 """
 
+from libc.string cimport memcmp
+
+from nexus_net._clock cimport wall_ns
+from nexus_net.buf cimport ReadBuf
 from nexus_net.ws._reader cimport FrameReader, Message
 from nexus_net.ws._writer cimport FrameWriter
 
@@ -74,10 +78,100 @@ cdef class Session:
             if msg is None:
                 return None
             if msg.opcode < 8:
+                if self.mark_n:
+                    self.stamp(msg)
+                if self.intercepting:
+                    try:
+                        if self.intercept(msg):
+                            continue
+                    except Exception as exc:
+                        log.exception("heartbeat or auto_reply callback failed; closing with 1011")
+                        self.fail(1011, "internal error", exc)
+                        return None
+                self.messages_in += 1
                 return msg
             self.handle_control(msg)
             if self.close_received:
                 return None
+
+    # ---- receive timestamps ------------------------------------------------
+    cdef int begin_read(self) except -1:
+        """A transport is about to add received bytes to the reader's buffer."""
+        cdef ReadBuf b = self.reader.buf
+        self.unread_before = b.end - b.start
+        return 0
+
+    cdef int end_read(self) except -1:
+        """The bytes of one read are in: remember where they end, and when
+        (one clock read per read). Unread counts, not offsets, are compared:
+        the buffer may have compacted in between."""
+        cdef ReadBuf b = self.reader.buf
+        cdef Py_ssize_t added = (b.end - b.start) - self.unread_before
+        cdef int slot
+        if added <= 0:
+            return 0
+        self.plain_in += added
+        if self.mark_n == MARKS:
+            # Nobody parsed for MARKS reads: merge into the newest mark (the
+            # older bytes get this later time; never an earlier one).
+            slot = (self.mark_first + MARKS - 1) & (MARKS - 1)
+        else:
+            slot = (self.mark_first + self.mark_n) & (MARKS - 1)
+            self.mark_n += 1
+        self.mark_pos[slot] = self.plain_in
+        self.mark_ns[slot] = wall_ns()
+        return 0
+
+    cdef int stamp(self, Message msg) except -1:
+        """Give ``msg`` the time of the read that brought its last byte."""
+        cdef ReadBuf b = self.reader.buf
+        cdef long long end = self.plain_in - (b.end - b.start)   # stream position after msg
+        while self.mark_n > 1 and self.mark_pos[self.mark_first] < end:
+            self.mark_first = (self.mark_first + 1) & (MARKS - 1)
+            self.mark_n -= 1
+        msg.received_ns = self.mark_ns[self.mark_first]
+        return 0
+
+    def before_read(self):
+        """Blocking and user I/O: call before adding bytes to ``reader``'s buffer..."""
+        self.begin_read()
+
+    def after_read(self):
+        """...and after, so messages carry ``received_ns``."""
+        self.end_read()
+
+    # ---- application-level interception -------------------------------------
+    def set_interceptors(self, hb_prefix=None, hb_is_pong=None, ar_prefix=None, ar_fn=None):
+        """Take heartbeat answers (``hb_is_pong(msg)`` true) and messages that
+        ``ar_fn(msg)`` answers (its reply, str or bytes, is sent; ``None``:
+        deliver the message) out of the stream. Each callable sees only data
+        messages starting with its prefix (checked in C)."""
+        self.hb_prefix = bytes(hb_prefix or b"")
+        self.hb_is_pong = hb_is_pong
+        self.ar_prefix = bytes(ar_prefix or b"")
+        self.ar_fn = ar_fn
+        self.intercepting = hb_is_pong is not None or ar_fn is not None
+
+    cdef bint intercept(self, Message msg) except -1:
+        cdef Py_ssize_t n
+        if self.hb_is_pong is not None:
+            n = len(self.hb_prefix)
+            if msg.length >= n and memcmp(msg.ptr, <const char*>self.hb_prefix, n) == 0:
+                if self.hb_is_pong(msg):
+                    self.heartbeat_answers += 1
+                    self.heartbeat_answer_ns = msg.received_ns if msg.received_ns else wall_ns()
+                    return True
+        if self.ar_fn is not None:
+            n = len(self.ar_prefix)
+            if msg.length >= n and memcmp(msg.ptr, <const char*>self.ar_prefix, n) == 0:
+                reply = self.ar_fn(msg)
+                if reply is None:
+                    return False
+                if not self.close_sent and self.state == OPEN:
+                    self.queue(self.writer.emit_data(1 if type(reply) is str else 2, reply, None, True))
+                    self.messages_out += 1
+                return True
+        return False
 
     cdef int handle_control(self, Message msg) except -1:
         cdef int code

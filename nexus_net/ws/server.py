@@ -26,10 +26,14 @@ class Server:
     Use as ``async with await ws.serve(...) as server``.
     """
 
-    def __init__(self, handler: Handler, *, tls: TlsConfig | None = None, subprotocols: Sequence[str] = (),
+    def __init__(self, handler: Handler | None, *, tls: TlsConfig | None = None, subprotocols: Sequence[str] = (),
                  open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
-                 ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any]) -> None:
+                 ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any],
+                 listener_factory: Callable[[], Any] | None = None) -> None:
+        if (handler is None) == (listener_factory is None):
+            raise ValueError("serve() needs either a handler or a listener_factory (not both)")
         self.handler = handler
+        self.listener_factory = listener_factory
         if tls is not None and not tls.server_side:
             raise ValueError("serve(tls=...) needs a server config: TlsConfig.server(cert_file, key_file)")
         self.tls = tls
@@ -79,13 +83,24 @@ class Server:
         conn.request_path = request.path
         conn.request_headers = request.headers
         conn.handshake_status = 101
+        if self.listener_factory is not None and not self.closing:
+            try:
+                conn.set_listener(self.listener_factory())
+            except Exception:
+                log.exception("listener_factory failed; closing with 1011")
+                conn.opened()
+                await conn.close(1011, "internal error")
+                return
         conn.opened(*self.ping)
         if self.closing:
             await conn.close(1001, "server shutting down")
             return
         self.connections.add(conn)
         try:
-            await self.handler(conn)
+            if self.handler is None:
+                await conn.wait_closed()      # the listener does the work
+            else:
+                await self.handler(conn)
         except ConnectionClosed:
             pass
         except Exception:
@@ -152,12 +167,13 @@ class Server:
         await self.wait_closed()
 
 
-async def serve(handler: Handler, host: str | None, port: int, *,
+async def serve(handler: Handler | None, host: str | None, port: int, *,
                 tls: TlsConfig | None = None, subprotocols: Sequence[str] = (), open_timeout: float | None = 10.0,
                 close_timeout: float = 10.0, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
                 max_frame_size: int | None = None, ping_interval: float | None = 20.0,
                 ping_timeout: float | None = 20.0, auto_pong: bool = True,
                 read_buffer_size: int = 64 * 1024, limit: int = DEFAULT_LIMIT,
+                listener_factory: Callable[[], Any] | None = None,
                 **create_server_kwargs: Any) -> Server:
     """Listen on ``host:port`` and run ``handler(conn)`` for each WebSocket connection.
 
@@ -165,9 +181,12 @@ async def serve(handler: Handler, host: str | None, port: int, *,
     arguments go to ``loop.create_server`` (``reuse_port``, ``backlog``...).
     A request that is not a valid WebSocket upgrade gets a 400/405/426
     answer and the server keeps serving others. ``tls``: a
-    ``TlsConfig.server(...)`` to serve ``wss://``.
+    ``TlsConfig.server(...)`` to serve ``wss://``. ``listener_factory``
+    (with ``handler=None``): each connection gets ``listener_factory()``, a
+    ``ws.Listener`` called from the receive path (no task per message).
     """
     server = Server(handler, tls=tls, subprotocols=subprotocols, open_timeout=open_timeout,
+                    listener_factory=listener_factory,
                     ping_interval=ping_interval, ping_timeout=ping_timeout,
                     conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
                                      read_buffer_size=read_buffer_size, limit=limit,
