@@ -15,7 +15,7 @@ import socket
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
-from nexus_net._clock cimport wall_ns
+from nexus_net._clock cimport monotonic, wall_ns
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
@@ -133,9 +133,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if not self.closed_waiter.done():
             self.closed_waiter.set_result(None)
         if self.listener is not None:
-            listener, self.listener = self.listener, None
             try:
-                listener.on_close(self, self.close_code, self.close_reason)
+                self.listener.on_close(self, self.close_code, self.close_reason)
             except Exception:
                 log.exception("listener on_close failed")
 
@@ -380,7 +379,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if self.state != OPEN:
                 return
             before = self.bytes_received
-            sent_at = self.loop.time()
+            sent_at = monotonic()        # (uvloop's loop.time() has 1 ms steps)
             pong = self.ping()
             pong.add_done_callback(lambda f, t=sent_at: self._pong_seen(f, t))
             if timeout is None:
@@ -399,7 +398,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def _pong_seen(self, future, double sent_at):
         if not future.cancelled() and future.exception() is None:
-            self.ping_rtt = self.loop.time() - sent_at
+            self.ping_rtt = monotonic() - sent_at
 
     # ---- receiving ---------------------------------------------------------
     def recv(self):

@@ -210,6 +210,7 @@ async def watch(conn: Connection, heartbeat: Heartbeat | None, idle_timeout: flo
     quiet_since = loop.time()
     sent_at = 0.0                     # loop time of the heartbeat awaiting its answer (0: none)
     sent_ns = 0
+    sent_bytes = 0
     answers = conn.heartbeat_answers
     while not conn.closed and conn.close_exc is None:
         now = loop.time()
@@ -227,6 +228,10 @@ async def watch(conn: Connection, heartbeat: Heartbeat | None, idle_timeout: flo
                 return
             deadlines.append(quiet_since + idle_timeout)
         if heartbeat is not None:
+            if sent_at and conn.bytes_received != sent_bytes and now - sent_at >= (heartbeat.timeout or 0):
+                # Bytes came but nobody parsed them yet (the application is not
+                # reading): like keepalive pings, any byte proves the peer alive.
+                sent_at = 0.0
             if sent_at:
                 if heartbeat.timeout is not None:
                     if now - sent_at >= heartbeat.timeout:
@@ -238,6 +243,7 @@ async def watch(conn: Connection, heartbeat: Heartbeat | None, idle_timeout: flo
                 answers = conn.heartbeat_answers
                 sent_ns = time.time_ns()
                 sent_at = now
+                sent_bytes = conn.bytes_received
                 await conn.send(heartbeat.make_payload())
                 if heartbeat.timeout is not None:
                     deadlines.append(now + heartbeat.timeout)

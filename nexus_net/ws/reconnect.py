@@ -183,10 +183,11 @@ class ConnectionIterator:
         why = "first connection"
         previous = self.current
         if previous is not None:
-            if not previous.closed:
+            if previous.close_exc is None:       # still open: the body just ended
                 await previous.close()
                 why = "the previous connection was closed by the application"
             else:
+                await previous.close()           # finish its closing handshake / TCP close
                 reason = await self.attempts.after(previous, time.monotonic() - self.opened_at)
                 if reason is None:
                     self.current = None
@@ -234,6 +235,10 @@ class ReconnectingConnection:
         if on_connect is not None:
             try:
                 await on_connect(conn)
+            except ConnectionClosed as exc:
+                # It dropped while resubscribing: what it received is still
+                # delivered, then the supervisor reconnects as for any loss.
+                log.info("connection to %s lost during on_connect: %s", self.opener.url, exc)
             except BaseException:
                 await conn.close(1011, "on_connect failed")
                 raise
@@ -265,6 +270,7 @@ class ReconnectingConnection:
                 while not self.closing:
                     try:
                         new = await self.attempts.open(f"reconnect after {reason}")
+                        self.reconnects += 1
                         await self._activate(new)
                         break
                     except Exception as failure:
@@ -273,7 +279,6 @@ class ReconnectingConnection:
                         # on_connect failed on a retryable error: next attempt
                         reason = f"on_connect failed: {failure!r}"
                         await self.attempts.sleep(self.attempts.backoff.next_delay())
-                self.reconnects += 1
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

@@ -20,6 +20,7 @@ from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
                                  InvalidHandshakeResponse, TooManyRedirects)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES, build_request, check_response, redirect_target
+from nexus_net.ws.stats import ConnectionStats
 from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
 
 log = logging.getLogger("nexus_net.ws.sync")
@@ -39,6 +40,8 @@ class Connection:
         self.subprotocol = subprotocol
         self.response_headers = response_headers
         self.lost = False
+        self.opened_ns = time.time_ns()
+        self.bytes_in = 0
 
     # ---- receiving ---------------------------------------------------------
     def recv(self, timeout: float | None = None) -> Message | None:
@@ -72,7 +75,10 @@ class Connection:
             else:
                 self.sock.settimeout(None)
             try:
+                session.before_read()
                 n = self.io.fill(session.reader)
+                session.after_read()
+                self.bytes_in += n
             except socket.timeout:
                 raise TimeoutError(f"no message within {timeout}s") from None
             except (OSError, TlsError) as exc:
@@ -106,6 +112,7 @@ class Connection:
             return
         try:
             self.io.send(data)
+            self.session.bytes_sent += len(data)
         except OSError as exc:
             log.debug("send failed: %r", exc)
             self._lost()
@@ -114,10 +121,12 @@ class Connection:
     def send_text(self, text: str) -> None:
         self.session.check_send()
         self._send_raw(self.session.writer.encode_text(text))
+        self.session.messages_out += 1
 
     def send_binary(self, data: Any) -> None:
         self.session.check_send()
         self._send_raw(self.session.writer.encode_binary(data))
+        self.session.messages_out += 1
 
     def send(self, data: Any) -> None:
         if isinstance(data, str):
@@ -150,7 +159,9 @@ class Connection:
                     break
                 self.sock.settimeout(remaining)
                 try:
+                    session.before_read()
                     n = self.io.fill(session.reader)
+                    session.after_read()
                 except (OSError, TlsError):
                     n = 0
                 if n == 0:
@@ -201,6 +212,15 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self.lost
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """As for the asyncio client (``bytes_in`` counts plaintext here)."""
+        s = self.session
+        return ConnectionStats(messages_in=s.messages_in, messages_out=s.messages_out,
+                               bytes_in=self.bytes_in, bytes_out=s.bytes_sent, ping_rtt=None,
+                               heartbeat_rtt=None, reconnects=0, connected_at_ns=self.opened_ns,
+                               connected_for=0.0 if self.lost else (time.time_ns() - self.opened_ns) / 1e9)
 
     @property
     def close_code(self) -> int | None:
