@@ -32,6 +32,7 @@ cdef class Session:
     # Receive timestamps: the plaintext stream position and wall clock of the
     # last reads (a ring), so a message gets the time of the read that
     # completed it even when it is parsed several reads later.
+    cdef public bint timestamps      # stamp messages with received_ns (default on)
     cdef long long plain_in          # plaintext bytes received so far
     cdef Py_ssize_t unread_before    # unread bytes when the current read began
     cdef long long mark_pos[MARKS]

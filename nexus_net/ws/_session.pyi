@@ -20,6 +20,7 @@ class Session:
     end_reason: str
     close_exc: ConnectionClosed | None
     bytes_received: int
+    timestamps: bool
     messages_in: int
     messages_out: int
     bytes_sent: int

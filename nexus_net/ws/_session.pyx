@@ -62,6 +62,7 @@ cdef class Session:
         self.end_reason = ""
         self.close_exc = None
         self.ping_waiters = {}
+        self.timestamps = True
 
     # ---- reading -----------------------------------------------------------
     cdef Message poll(self):
@@ -108,7 +109,7 @@ cdef class Session:
         cdef ReadBuf b = self.reader.buf
         cdef Py_ssize_t added = (b.end - b.start) - self.unread_before
         cdef int slot
-        if added <= 0:
+        if added <= 0 or not self.timestamps:
             return 0
         self.plain_in += added
         if self.mark_n == MARKS:

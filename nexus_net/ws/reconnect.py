@@ -115,52 +115,85 @@ def retry_after_of(exc: BaseException) -> float | None:
     return None
 
 
+class RetryPolicy:
+    """The decisions of reconnecting, without I/O: after a failed attempt,
+    wait how long (or give up); after a connection ended, reconnect after how
+    long (or stop). Shared by the asyncio and the blocking clients, which do
+    the waiting their own way."""
+
+    def __init__(self, url: Any, backoff: Backoff, max_attempts: int | None) -> None:
+        self.url = url
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.failures = 0                  # consecutive failed attempts
+
+    def attempt(self, why: str) -> None:
+        log.info("connecting to %s (%s)", self.url, why)
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> tuple[float, str]:
+        """(delay, reason) before the next attempt; raises ``exc`` when it is
+        not worth retrying or ``max_attempts`` is reached."""
+        reason = retry_reason(exc)
+        self.failures += 1
+        if reason is None:
+            log.info("connecting to %s failed, not retrying: %r", self.url, exc)
+            raise exc
+        if self.max_attempts is not None and self.failures >= self.max_attempts:
+            log.info("connecting to %s failed %d times; giving up: %s", self.url, self.failures, reason)
+            raise exc
+        delay = self.backoff.next_delay(retry_after_of(exc))
+        log.info("connecting to %s failed (%s); retrying in %.3fs", self.url, reason, delay)
+        return delay, reason
+
+    def ended(self, exc: BaseException | None, uptime: float) -> tuple[float, str] | None:
+        """A connection ended with ``exc``: (delay, reason) to reconnect, or
+        ``None`` when its end is final."""
+        reason = retry_reason(exc) if exc is not None else None
+        if reason is None:
+            log.info("connection to %s ended (%s): not reconnecting", self.url, exc)
+            return None
+        self.backoff.connected_for(uptime)
+        delay = self.backoff.next_delay()
+        log.info("connection to %s lost (%s); reconnecting in %.3fs", self.url, reason, delay)
+        return delay, reason
+
+
 class Attempts:
-    """Opening connections with retries, shared by ``async for conn in
+    """Opening connections with retries on asyncio, for ``async for conn in
     ws.connect(...)`` and ``ReconnectingConnection``."""
 
     def __init__(self, opener: connect) -> None:
         self.opener = opener
-        self.backoff = opener.make_backoff()
-        self.max_attempts = opener.max_attempts
+        self.policy = RetryPolicy(opener.url, opener.make_backoff(), opener.max_attempts)
+        self.backoff = self.policy.backoff
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
 
     async def open(self, why: str) -> Connection:
         """A new open connection; retryable failures are retried with backoff,
         others (and the last one past ``max_attempts``) are raised."""
-        failures = 0
         while True:
-            log.info("connecting to %s (%s)", self.opener.url, why)
+            self.policy.attempt(why)
             try:
-                return await self.opener.open_one()
+                conn = await self.opener.open_one()
             except Exception as exc:
-                reason = retry_reason(exc)
-                failures += 1
-                if reason is None:
-                    log.info("connecting to %s failed, not retrying: %r", self.opener.url, exc)
-                    raise
-                if self.max_attempts is not None and failures >= self.max_attempts:
-                    log.info("connecting to %s failed %d times; giving up: %s",
-                             self.opener.url, failures, reason)
-                    raise
-                delay = self.backoff.next_delay(retry_after_of(exc))
-                log.info("connecting to %s failed (%s); retrying in %.3fs", self.opener.url, reason, delay)
+                delay, reason = self.policy.failed(exc)
                 why = f"retry after {reason}"
                 await self.sleep(delay)
+                continue
+            self.policy.succeeded()
+            return conn
 
     async def after(self, conn: Connection, uptime: float) -> str | None:
         """``conn`` ended: the reason to reconnect (having waited the backoff),
         or ``None`` when its end is final."""
-        exc = conn.close_exc
-        reason = retry_reason(exc) if exc is not None else None
-        if reason is None:
-            log.info("connection to %s ended (%s): not reconnecting", self.opener.url, exc)
+        decision = self.policy.ended(conn.close_exc, uptime)
+        if decision is None:
             return None
-        self.backoff.connected_for(uptime)
-        delay = self.backoff.next_delay()
-        log.info("connection to %s lost (%s); reconnecting in %.3fs", self.opener.url, reason, delay)
-        await self.sleep(delay)
-        return reason
+        await self.sleep(decision[0])
+        return decision[1]
 
 
 class ConnectionIterator:

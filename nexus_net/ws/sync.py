@@ -20,6 +20,7 @@ from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
                                  InvalidHandshakeResponse, TooManyRedirects)
 from nexus_net.ws.handshake import MAX_HEAD_BYTES, build_request, check_response, redirect_target
+from nexus_net.ws.reconnect import Backoff, RetryPolicy
 from nexus_net.ws.stats import ConnectionStats
 from nexus_net.ws.url import WsUrl, parse_url, resolve_redirect
 
@@ -32,7 +33,8 @@ class Connection:
     one thread, or guard it with a lock."""
 
     def __init__(self, io: BlockingIo, session: Session, *, close_timeout: float,
-                 subprotocol: str | None, response_headers: list[tuple[str, str]]) -> None:
+                 subprotocol: str | None, response_headers: list[tuple[str, str]],
+                 ping_interval: float | None = None, ping_timeout: float | None = None) -> None:
         self.io = io
         self.sock = io.sock
         self.session = session
@@ -42,6 +44,12 @@ class Connection:
         self.lost = False
         self.opened_ns = time.time_ns()
         self.bytes_in = 0
+        # Keepalive runs inside recv() (no thread: see docs/decisions.md).
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.last_rx = time.monotonic()
+        self.ping_sent_at: float | None = None
+        self.ping_rtt: float | None = None
 
     # ---- receiving ---------------------------------------------------------
     def recv(self, timeout: float | None = None) -> Message | None:
@@ -67,23 +75,32 @@ class Connection:
                 if isinstance(exc, ConnectionClosedOK):
                     return None
                 raise exc
+            now = time.monotonic()
+            wait = None
             if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                wait = deadline - now
+                if wait <= 0:
                     raise TimeoutError(f"no message within {timeout}s")
-                self.sock.settimeout(remaining)
-            else:
-                self.sock.settimeout(None)
+            if self.ping_interval is not None:
+                tick = self._keepalive(now)
+                if tick is None:                  # the keepalive failed the connection
+                    continue
+                wait = tick if wait is None else min(wait, tick)
+            self.sock.settimeout(wait)
             try:
                 session.before_read()
                 n = self.io.fill(session.reader)
                 session.after_read()
                 self.bytes_in += n
             except socket.timeout:
-                raise TimeoutError(f"no message within {timeout}s") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"no message within {timeout}s") from None
+                continue                          # a keepalive tick
             except (OSError, TlsError) as exc:
                 log.debug("receive failed: %r", exc)
                 n = 0
+            if n:
+                self.last_rx = time.monotonic()
             if n == 0:
                 self._lost()
                 continue                  # deliver what is still buffered first
@@ -92,6 +109,37 @@ class Connection:
                 if session.has_output:
                     self._send_raw(session.data_to_send())
                 return msg
+
+    def _keepalive(self, now: float) -> float | None:
+        """Send a ping when nothing arrived for ``ping_interval``; fail with
+        1011 when nothing arrived for ``ping_timeout`` after it. Returns how
+        long recv() may block before the next check (None: connection failed)."""
+        assert self.ping_interval is not None
+        if self.ping_sent_at is not None and self.last_rx > self.ping_sent_at:
+            self.ping_sent_at = None              # any byte proves the peer alive
+        if self.ping_sent_at is None:
+            due = self.last_rx + self.ping_interval
+            if now < due:
+                return due - now
+            if self.session.close_sent or self.lost:
+                return self.ping_interval
+            self.ping_sent_at = now
+            payload = os.urandom(4)
+            self.session.add_ping_waiter(payload, _PongClock(self, now))
+            self._send_raw(self.session.writer.encode_ping(payload))
+        if self.ping_timeout is None:
+            return self.ping_interval
+        expires = self.ping_sent_at + self.ping_timeout
+        if now >= expires:
+            log.warning("no answer to a keepalive ping within %.1fs; closing with 1011", self.ping_timeout)
+            self.session.fail_connection(1011, "keepalive ping timeout")
+            try:
+                self._send_raw(self.session.data_to_send())
+            except ConnectionClosed:
+                pass
+            self._lost()
+            return None
+        return expires - now
 
     def __iter__(self) -> Connection:
         return self
@@ -214,11 +262,16 @@ class Connection:
         return self.lost
 
     @property
+    def close_exc(self) -> ConnectionClosed | None:
+        """How the connection ended (None while it is open)."""
+        return self.session.close_exc
+
+    @property
     def stats(self) -> ConnectionStats:
         """As for the asyncio client (``bytes_in`` counts plaintext here)."""
         s = self.session
         return ConnectionStats(messages_in=s.messages_in, messages_out=s.messages_out,
-                               bytes_in=self.bytes_in, bytes_out=s.bytes_sent, ping_rtt=None,
+                               bytes_in=self.bytes_in, bytes_out=s.bytes_sent, ping_rtt=self.ping_rtt,
                                heartbeat_rtt=None, reconnects=0, connected_at_ns=self.opened_ns,
                                connected_for=0.0 if self.lost else (time.time_ns() - self.opened_ns) / 1e9)
 
@@ -239,13 +292,106 @@ class Connection:
         return None if self.lost else self.sock.getpeername()
 
 
+class _PongClock:
+    """A ping waiter (the Session resolves it when the pong arrives) that
+    records the keepalive round trip."""
+
+    def __init__(self, conn: Connection, sent_at: float) -> None:
+        self.conn = conn
+        self.sent_at = sent_at
+        self.finished = False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def set_result(self, _: Any) -> None:
+        self.finished = True
+        self.conn.ping_rtt = time.monotonic() - self.sent_at
+
+    def set_exception(self, _: BaseException) -> None:
+        self.finished = True
+
+
 def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None = None,
             origin: str | None = None, tls: Any = None, nodelay: bool = True,
             open_timeout: float | None = 10.0, close_timeout: float = 10.0,
             max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_frame_size: int | None = None,
             auto_pong: bool = True, read_buffer_size: int = 64 * 1024,
-            max_redirects: int = 5) -> Connection:
-    """Open a blocking WebSocket connection; arguments as for ``ws.connect``."""
+            max_redirects: int = 5, ping_interval: float | None = 20.0,
+            ping_timeout: float | None = 20.0, reconnect: bool = False,
+            backoff_initial: float = 0.1, backoff_factor: float = 2.0, backoff_max: float = 30.0,
+            backoff_reset: float = 60.0, max_attempts: int | None = None) -> Any:
+    """Open a blocking WebSocket connection; arguments as for ``ws.connect``.
+
+    ``ping_interval``/``ping_timeout`` (20 s/20 s): keepalive pings, checked
+    while the application waits in ``recv()``. ``reconnect=True`` returns a
+    ``ConnectionIterator`` instead: ``for conn in ws.sync.connect(url,
+    reconnect=True)`` yields a fresh connection each time the previous one
+    ended for a retryable reason (backoff and retry rules as ``ws.connect``).
+    """
+    def open_one() -> Connection:
+        return _open(url, headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
+                     nodelay=nodelay, open_timeout=open_timeout, close_timeout=close_timeout,
+                     max_message_size=max_message_size, max_frame_size=max_frame_size,
+                     auto_pong=auto_pong, read_buffer_size=read_buffer_size,
+                     max_redirects=max_redirects, ping_interval=ping_interval, ping_timeout=ping_timeout)
+    if not reconnect:
+        return open_one()
+    parse_url(url)                              # an InvalidURI is raised now
+    policy = RetryPolicy(url, Backoff(backoff_initial, backoff_factor, backoff_max, backoff_reset),
+                         max_attempts)
+    return ConnectionIterator(open_one, policy)
+
+
+class ConnectionIterator:
+    """``for conn in ws.sync.connect(url, reconnect=True)``: the blocking twin
+    of ``async for conn in ws.connect(url)`` (same RetryPolicy)."""
+
+    def __init__(self, open_one: Any, policy: RetryPolicy, sleep: Any = time.sleep) -> None:
+        self.open_one = open_one
+        self.policy = policy
+        self.sleep = sleep
+        self.current: Connection | None = None
+        self.opened_at = 0.0
+        self.reconnects = 0
+
+    def __iter__(self) -> ConnectionIterator:
+        return self
+
+    def __next__(self) -> Connection:
+        why = "first connection"
+        previous = self.current
+        if previous is not None:
+            still_open = previous.close_exc is None
+            previous.close()
+            if still_open:
+                why = "the previous connection was closed by the application"
+            else:
+                decision = self.policy.ended(previous.close_exc, time.monotonic() - self.opened_at)
+                if decision is None:
+                    self.current = None
+                    raise StopIteration
+                self.sleep(decision[0])
+                why = f"reconnect after {decision[1]}"
+            self.reconnects += 1
+        while True:
+            self.policy.attempt(why)
+            try:
+                self.current = self.open_one()
+                break
+            except Exception as exc:
+                delay, reason = self.policy.failed(exc)
+                why = f"retry after {reason}"
+                self.sleep(delay)
+        self.policy.succeeded()
+        self.opened_at = time.monotonic()
+        return self.current
+
+
+def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin: str | None, tls: Any,
+          nodelay: bool, open_timeout: float | None, close_timeout: float, max_message_size: int,
+          max_frame_size: int | None, auto_pong: bool, read_buffer_size: int, max_redirects: int,
+          ping_interval: float | None, ping_timeout: float | None) -> Connection:
     wsurl = parse_url(url)
     if tls is not None and not wsurl.secure:
         raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
@@ -261,6 +407,8 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
         result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
                             tls if wsurl.secure else None)
         if isinstance(result, Connection):
+            result.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
+            result.ping_timeout = ping_timeout
             return result
         wsurl = result
     raise TooManyRedirects(f"more than {max_redirects} redirects, last to {wsurl}")
