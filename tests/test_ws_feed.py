@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import time
+import tracemalloc
 
 import pytest
 
@@ -548,6 +549,7 @@ async def test_200_reconnect_cycles_leak_no_task_fd_or_memory():
         url = f"ws://127.0.0.1:{server.port}/"
         n = 0
         baseline = None
+        tracemalloc.start()
         async for conn in ws.connect(url, ping_interval=None, backoff_initial=0, backoff_max=0):
             try:
                 async for _ in conn:
@@ -557,15 +559,19 @@ async def test_200_reconnect_cycles_leak_no_task_fd_or_memory():
             n += 1
             if n == 20:
                 gc.collect()
-                baseline = (len(asyncio.all_tasks()), fds())
+                baseline = (len(asyncio.all_tasks()), fds(), tracemalloc.get_traced_memory()[0])
             if n == 200:
                 await conn.close()
                 break
         await asyncio.sleep(0.05)
         gc.collect()
-        tasks, files = len(asyncio.all_tasks()), fds()
+        tasks, files, memory = len(asyncio.all_tasks()), fds(), tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
         assert tasks <= baseline[0] + 2, (tasks, baseline)
         assert files <= baseline[1] + 2, (files, baseline)
+        # 180 more cycles (client and server side in this process): well
+        # under 1 KB each would be kept if anything per connection leaked
+        assert memory - baseline[2] < 180 * 1024, (memory, baseline)
 
 
 # ---- heartbeats and auto replies ---------------------------------------------------------
@@ -665,3 +671,26 @@ async def test_heartbeat_with_a_listener():
         assert conn.heartbeat_answers >= 2
         assert listener.events == ["open"]          # pongs never reached on_message
         await conn.close()
+
+
+async def test_reconnect_with_a_listener_calls_on_open_per_connection():
+    async def restart_twice(script, conn):
+        await conn.send_text(f"c{script.accepted}")
+        await conn.close(1012 if script.accepted < 3 else 1000)
+
+    class Feed(Recorder):
+        def on_open(self, conn):
+            self.events.append("open")
+            conn.send_text("subscribe")
+
+    script = Script(restart_twice)
+    async with nexus_server(script) as server:
+        listener = Feed()
+        rc = await ws.connect(f"ws://127.0.0.1:{server.port}/", reconnect=True, listener=listener, **FAST)
+        deadline = time.monotonic() + 10
+        while not rc.closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert rc.closed and rc.reconnects == 2
+        await rc.close()
+    data = [e for e in listener.events if e == "open" or (isinstance(e, tuple) and e[0] is ws.Kind.TEXT)]
+    assert data == ["open", (ws.Kind.TEXT, b"c1"), "open", (ws.Kind.TEXT, b"c2"), "open", (ws.Kind.TEXT, b"c3")]
