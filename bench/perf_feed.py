@@ -358,6 +358,64 @@ def print_restarts(rows: list[dict[str, Any]], md: bool) -> None:
 
 
 # =============================================================================
+# In memory: what receive timestamps and stats cost on the parse path
+# =============================================================================
+
+def in_memory(reps: int, md: bool) -> None:
+    """ns per 40 B message: the codec alone (FrameReader), the Session on top
+    of it with timestamps off and on (one clock read per 'read' of 64
+    frames, a stamp and the stats counters per message). Alternating, same run."""
+    from nexus_net import ws
+    frame = ws.pair(ws.Role.SERVER)[1].encode_binary(b"x" * PAYLOAD_SIZE)
+    per_read, reads = 64, 4000
+    chunk = frame * per_read
+
+    def codec() -> int:
+        reader = ws.FrameReader(ws.Role.CLIENT)
+        t0 = time.perf_counter_ns()
+        for _ in range(reads):
+            reader.feed(chunk)
+            while reader.next() is not None:
+                pass
+        return time.perf_counter_ns() - t0
+
+    def session(stamps: bool) -> Callable[[], int]:
+        def run() -> int:
+            s = ws.Session(ws.Role.CLIENT)
+            s.timestamps = stamps
+            feed, nxt, before, after = s.reader.feed, s.next, s.before_read, s.after_read
+            t0 = time.perf_counter_ns()
+            for _ in range(reads):
+                before()
+                feed(chunk)
+                after()
+                while nxt() is not None:
+                    pass
+            return time.perf_counter_ns() - t0
+        return run
+
+    contenders = [("FrameReader alone (the codec)", codec),
+                  ("Session, timestamps off", session(False)),
+                  ("Session, timestamps on (default)", session(True))]
+    results: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    for rep in range(reps * 3):
+        order = contenders[rep % 3:] + contenders[:rep % 3]
+        for name, fn in order:
+            results[name].append(fn() / (reads * per_read))
+    base = statistics.median(results["Session, timestamps off"])
+    print(f"\nin memory, {PAYLOAD_SIZE} B binary frames, {per_read} per read, {reads * per_read:,} messages "
+          f"x {reps * 3} runs, ns per message (median)\n")
+    if md:
+        print("| path | ns/msg | vs Session, timestamps off |\n|---|---:|---:|")
+    for name, _ in contenders:
+        med = statistics.median(results[name])
+        if md:
+            print(f"| {name} | {med:.1f} | {med / base:.3f}x |")
+        else:
+            print(f"  {name:<36} {med:7.1f} ns  {med / base:.3f}x")
+
+
+# =============================================================================
 # Driver
 # =============================================================================
 
@@ -368,7 +426,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--restarts", type=int, default=10)
     ap.add_argument("--settle", type=float, default=0.3, help="seconds connected before each kill")
-    ap.add_argument("--only", choices=["rtt", "restart"])
+    ap.add_argument("--only", choices=["rtt", "restart", "memory"])
     ap.add_argument("--split", action="store_true", help="also run the round trips with the server on CPU 1")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
@@ -384,6 +442,8 @@ def main() -> None:
     md = args.markdown
     print("machine:", describe(["nexus-net", "picows", "uvloop"]))
     L.pin(0)
+    if args.only in (None, "memory"):
+        in_memory(args.reps, md)
     if args.only in (None, "rtt"):
         placements = [("same core (client and server on CPU 0)", 0)]
         if args.split:

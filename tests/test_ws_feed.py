@@ -694,3 +694,17 @@ async def test_reconnect_with_a_listener_calls_on_open_per_connection():
         await rc.close()
     data = [e for e in listener.events if e == "open" or (isinstance(e, tuple) and e[0] is ws.Kind.TEXT)]
     assert data == ["open", (ws.Kind.TEXT, b"c1"), "open", (ws.Kind.TEXT, b"c2"), "open", (ws.Kind.TEXT, b"c3")]
+
+
+async def test_timestamps_can_be_turned_off_and_on_again():
+    async with nexus_server() as server:
+        conn = await ws.connect(f"ws://127.0.0.1:{server.port}/", **NOPING)
+        conn.timestamps = False
+        await conn.send_text("a")
+        assert (await conn.recv()).received_ns == 0         # no stale time from an earlier read
+        conn.timestamps = True
+        before = time.time_ns()
+        await conn.send_text("b")
+        msg = await conn.recv()
+        assert before <= msg.received_ns <= time.time_ns()
+        await conn.close()

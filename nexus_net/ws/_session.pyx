@@ -79,7 +79,10 @@ cdef class Session:
             if msg is None:
                 return None
             if msg.opcode < 8:
-                if self.mark_n:
+                if self.mark_n == 1:
+                    # the common case: one read pending, it completed msg
+                    msg.received_ns = self.mark_ns[self.mark_first]
+                elif self.mark_n:
                     self.stamp(msg)
                 if self.intercepting:
                     try:
@@ -109,9 +112,12 @@ cdef class Session:
         cdef ReadBuf b = self.reader.buf
         cdef Py_ssize_t added = (b.end - b.start) - self.unread_before
         cdef int slot
-        if added <= 0 or not self.timestamps:
+        if added <= 0:
             return 0
         self.plain_in += added
+        if not self.timestamps:
+            self.mark_n = 0           # no stale time for messages read while off
+            return 0
         if self.mark_n == MARKS:
             # Nobody parsed for MARKS reads: merge into the newest mark (the
             # older bytes get this later time; never an earlier one).
