@@ -512,8 +512,13 @@ async def test_a_send_gives_up_after_open_timeout_when_no_connection_comes():
         with pytest.raises(ws.ConnectionClosed):
             await rc.send_text("lost?")
         assert time.monotonic() - start < 5
-        with pytest.raises((ConnectionRefusedError, OSError, ws.ConnectionClosed)):
+        # max_attempts=1: the reconnect gave up, and recv() says why (no hang)
+        try:
             await asyncio.wait_for(rc.recv(), 5)
+        except ConnectionRefusedError:
+            pass
+        else:
+            pytest.fail("recv() did not raise the reconnect's failure")
         await rc.close()
 
 
@@ -708,3 +713,84 @@ async def test_timestamps_can_be_turned_off_and_on_again():
         msg = await conn.recv()
         assert before <= msg.received_ns <= time.time_ns()
         await conn.close()
+
+
+async def test_a_slow_reader_gets_every_connection_in_order_even_after_several_drops():
+    async def short_lived(script, conn):
+        n = script.accepted
+        for i in range(3):
+            await conn.send_text(f"c{n}-m{i}")
+        if n < 4:
+            conn.transport_.abort()
+        else:
+            await conn.close(1000)
+
+    script = Script(short_lived)
+    async with nexus_server(script) as server:
+        rc = await ws.connect(f"ws://127.0.0.1:{server.port}/", reconnect=True, **FAST)
+        deadline = time.monotonic() + 10
+        while rc.reconnects < 3 and time.monotonic() < deadline:     # nobody reads meanwhile
+            await asyncio.sleep(0.02)
+        assert rc.reconnects == 3
+        got = [msg.text() async for msg in rc]           # ends with the 4th's clean close
+    assert got == [f"c{n}-m{i}" for n in range(1, 5) for i in range(3)]
+
+
+async def test_a_listener_still_gets_a_connection_that_dropped_during_on_connect():
+    async def drops(script, conn):
+        await conn.send_text(f"c{script.accepted}")
+        if script.accepted == 1:
+            conn.transport_.abort()
+        else:
+            await conn.close(1000)
+
+    async def slow_on_connect(conn):
+        await asyncio.sleep(0.1)          # the first connection is lost meanwhile
+
+    script = Script(drops)
+    async with nexus_server(script) as server:
+        listener = Recorder()
+        rc = await ws.connect(f"ws://127.0.0.1:{server.port}/", reconnect=True, listener=listener,
+                              on_connect=slow_on_connect, **FAST)
+        deadline = time.monotonic() + 10
+        while not rc.closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await rc.close()
+    assert listener.events == ["open", (ws.Kind.TEXT, b"c1"), ("close", 1006),
+                               "open", (ws.Kind.TEXT, b"c2"), ("close", 1000)]
+
+
+async def test_a_heartbeat_payload_that_raises_closes_with_1011():
+    def broken():
+        raise RuntimeError("cannot build the ping")
+
+    async with nexus_server() as server:
+        conn = await ws.connect(f"ws://127.0.0.1:{server.port}/",
+                                heartbeat=ws.Heartbeat(0.05, broken, lambda m: False), **NOPING)
+        with pytest.raises(ws.ConnectionClosedError) as info:
+            await asyncio.wait_for(conn.recv(), 5)
+        assert info.value.code == 1011 and "heartbeat" in info.value.reason
+
+
+async def test_an_on_connect_that_fails_ends_the_stream_with_its_error():
+    async def talk(script, conn):
+        await conn.send_text("x")
+        if script.accepted == 1:
+            conn.transport_.abort()
+        else:
+            await conn.wait_closed()
+
+    calls = []
+
+    async def on_connect(conn):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("bad subscription")
+
+    script = Script(talk)
+    async with nexus_server(script) as server:
+        rc = await ws.connect(f"ws://127.0.0.1:{server.port}/", reconnect=True, on_connect=on_connect, **FAST)
+        assert (await rc.recv()).text() == "x"
+        with pytest.raises(ValueError, match="bad subscription"):
+            await asyncio.wait_for(rc.recv(), 5)
+        await rc.close()

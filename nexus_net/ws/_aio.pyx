@@ -173,6 +173,14 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.on_message_cb = listener.on_message
         if self.state == OPEN:         # attached after the handshake (reconnect)
             self.start_listener()
+        elif self.lost and self.opened_ns:
+            # It opened and was lost before the listener came (during
+            # on_connect): deliver what it received, then report its end.
+            self.start_listener()
+            try:
+                listener.on_close(self, self.close_code, self.close_reason)
+            except Exception:
+                log.exception("listener on_close failed")
 
     cdef int start_listener(self) except -1:
         try:
@@ -463,6 +471,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     # ---- sending -----------------------------------------------------------
     # send_text/send_binary/send are plain methods returning an awaitable:
     # already complete unless the transport asks us to wait (back-pressure).
+    # Listener connections never get the drain() coroutine (callbacks do not
+    # await): they learn of back-pressure through on_pause_writing.
     # The frame is handed to the transport before the method returns.
     def send_text(self, str text):
         """Send one TEXT message: ``await conn.send_text(s)`` (waits only when
@@ -471,7 +481,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.check_send()
         self.send_frame(self.writer.emit_data(1, text, None, True))
         self.messages_out += 1
-        if self.write_paused:
+        if self.write_paused and self.listener is None:
             return self.drain()
         return _READY
 
@@ -484,7 +494,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             raise TypeError("send_binary takes a bytes-like object; use send_text for str")
         self.send_frame(self.writer.emit_data(2, data, None, True))
         self.messages_out += 1
-        if self.write_paused:
+        if self.write_paused and self.listener is None:
             return self.drain()
         return _READY
 
@@ -514,7 +524,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.send_frame(PyBytes_FromStringAndSize(wb.data + wb.start, wb.end - wb.start))
         if wb.cap > 4 * 1024 * 1024:
             self.batch = None            # do not keep a huge buffer after a huge batch
-        if self.write_paused:
+        if self.write_paused and self.listener is None:
             return self.drain()
         return _READY
 

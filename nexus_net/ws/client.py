@@ -11,7 +11,7 @@ from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
-from nexus_net.ws.errors import HandshakeTimeout, TooManyRedirects
+from nexus_net.ws.errors import ConnectionClosed, HandshakeTimeout, TooManyRedirects
 from nexus_net.ws.handshake import build_request, check_response, redirect_target
 from nexus_net.ws.heartbeat import Heartbeat
 from nexus_net.ws.listener import Listener
@@ -200,9 +200,20 @@ class connect:
 
 
 async def watch(conn: Connection, heartbeat: Heartbeat | None, idle_timeout: float | None) -> None:
-    """Application heartbeats and the idle timeout of one connection.
+    """Application heartbeats and the idle timeout of one connection."""
+    try:
+        await _watch(conn, heartbeat, idle_timeout)
+    except ConnectionClosed:
+        pass                          # closing or closed: nothing left to watch
+    except Exception:
+        # e.g. a heartbeat payload callable that raised: never leave the
+        # connection unwatched silently
+        log.exception("heartbeat failed; closing with 1011")
+        conn.fail_connection(1011, "heartbeat failed")
 
-    Sleeps until the next deadline only (one wake-up per interval while data
+
+async def _watch(conn: Connection, heartbeat: Heartbeat | None, idle_timeout: float | None) -> None:
+    """Sleeps until the next deadline only (one wake-up per interval while data
     flows). "Quiet" means no byte at all arrived: data, pings and pongs all
     prove the feed alive."""
     loop = asyncio.get_running_loop()

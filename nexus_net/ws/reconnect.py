@@ -9,6 +9,7 @@ the same ``ws.connect`` options.
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import logging
 import random as _random
@@ -250,6 +251,9 @@ class ReconnectingConnection:
         self.reconnects = 0
         self.current: Connection | None = None   # the newest connection (sends go there)
         self.reading: Connection | None = None   # the one recv() drains
+        # connections published after `reading`, in order: recv() drains each
+        # in turn, even one that was lost before recv() got to it
+        self.queued: collections.deque[Connection] = collections.deque()
         self.final: BaseException | None = None  # why no further connection will come
         self.closing = False
         self.changed = asyncio.Event()
@@ -259,24 +263,34 @@ class ReconnectingConnection:
     async def start(self) -> ReconnectingConnection:
         conn = await self.attempts.open("first connection")
         await self._activate(conn)
-        self.reading = conn
         self.supervisor = asyncio.get_running_loop().create_task(self._supervise())
         return self
 
     async def _activate(self, conn: Connection) -> None:
+        """Run on_connect, then publish ``conn``: recv() reads it after the
+        connections before it, sends go to it."""
         on_connect = self.opener.on_connect
         if on_connect is not None:
             try:
                 await on_connect(conn)
             except ConnectionClosed as exc:
+                if conn.close_exc is None:    # not a drop: e.g. a send on another connection
+                    conn.fail_connection(1011, "on_connect failed")
+                    raise
                 # It dropped while resubscribing: what it received is still
                 # delivered, then the supervisor reconnects as for any loss.
                 log.info("connection to %s lost during on_connect: %s", self.opener.url, exc)
             except BaseException:
-                await conn.close(1011, "on_connect failed")
+                # (no closing handshake to wait for: the peer may not be reading)
+                conn.fail_connection(1011, "on_connect failed")
                 raise
         if self.opener.listener is not None:
             conn.set_listener(self.opener.listener)   # on_open, then what is buffered
+        if self.reading is None:
+            self.reading = conn
+        else:
+            self.reconnects += 1
+            self.queued.append(conn)
         self.current = conn
         self.opened_at = time.monotonic()
         self.changed.set()
@@ -300,19 +314,14 @@ class ReconnectingConnection:
                 if reason is None:
                     self._end(exc if exc is not None else ConnectionClosedOK(1000, ""))
                     return
-                while not self.closing:
-                    try:
-                        new = await self.attempts.open(f"reconnect after {reason}")
-                        self.reconnects += 1
-                        await self._activate(new)
-                        break
-                    except Exception as failure:
-                        if retry_reason(failure) is None:
-                            raise
-                        # on_connect failed on a retryable error: next attempt
-                        reason = f"on_connect failed: {failure!r}"
-                        await self.attempts.sleep(self.attempts.backoff.next_delay())
+                # Retryable failures are retried inside open(); what it raises
+                # (not retryable, or max_attempts reached) ends the stream, and
+                # so does an on_connect that fails for another reason than a drop.
+                new = await self.attempts.open(f"reconnect after {reason}")
+                await self._activate(new)
         except asyncio.CancelledError:
+            if not self.closing:              # cancelled from outside (a TaskGroup, shutdown)
+                self._end(ConnectionClosedError(1006, "", "reconnecting was cancelled"))
             raise
         except BaseException as exc:
             self._end(exc)
@@ -334,11 +343,11 @@ class ReconnectingConnection:
                 msg = None
             if msg is not None:
                 return msg
-            # conn is drained; move on to the next connection
-            while self.current is conn and self.final is None and not self.closing:
+            # conn is drained; move on to the next connection, in order
+            while not self.queued and self.final is None and not self.closing:
                 await self.changed.wait()
-            if self.current is not conn and self.current is not None:
-                self.reading = self.current
+            if self.queued:
+                self.reading = self.queued.popleft()
                 continue
             if self.closing:
                 return None

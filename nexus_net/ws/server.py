@@ -83,6 +83,8 @@ class Server:
         conn.request_path = request.path
         conn.request_headers = request.headers
         conn.handshake_status = 101
+        if conn.closed:
+            return                            # gone right after its request
         if self.listener_factory is not None and not self.closing:
             try:
                 conn.set_listener(self.listener_factory())
