@@ -45,19 +45,21 @@ async def test_received_ns_is_the_time_of_the_read_that_completed_the_message():
         writer.write(frame(0x1, b"second, in two reads")[6:])
         await writer.drain()
         sent_second.set()
-        await reader.read()
+        await read_until_close_frame(reader)      # then TCP closes
 
     go = asyncio.Event()
     async with raw_server(peer) as port:
         before = time.time_ns()
         conn = await ws.connect(f"ws://127.0.0.1:{port}/", **NOPING)
         # wait until the first frame's bytes arrived, without parsing them
+        # (reader.pending: received, unparsed bytes; the handshake's are gone)
+        first_len = len(frame(0x1, b"first"))
         deadline = time.monotonic() + 5
-        while conn.bytes_received < len(frame(0x1, b"first")) and time.monotonic() < deadline:
+        while conn.reader.pending < first_len and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         go.set()
         await asyncio.wait_for(sent_second.wait(), 5)
-        while conn.bytes_received < len(frame(0x1, b"first")) + len(frame(0x1, b"second, in two reads")):
+        while conn.reader.pending < first_len + len(frame(0x1, b"second, in two reads")):
             await asyncio.sleep(0.005)
         after = time.time_ns()
         first = await conn.recv()                # both parsed only now, after both reads
