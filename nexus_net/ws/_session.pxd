@@ -49,6 +49,7 @@ cdef class Session:
     # heartbeat answers and messages answered by ``auto_reply``
     cdef bint intercepting
     cdef bytes hb_prefix
+    cdef Py_ssize_t hb_max_size      # longer messages are never offered to hb_is_pong
     cdef object hb_is_pong
     cdef bytes ar_prefix
     cdef object ar_fn

@@ -148,12 +148,15 @@ cdef class Session:
         self.end_read()
 
     # ---- application-level interception -------------------------------------
-    def set_interceptors(self, hb_prefix=None, hb_is_pong=None, ar_prefix=None, ar_fn=None):
+    def set_interceptors(self, hb_prefix=None, hb_is_pong=None, ar_prefix=None, ar_fn=None,
+                         Py_ssize_t hb_max_size=-1):
         """Take heartbeat answers (``hb_is_pong(msg)`` true) and messages that
         ``ar_fn(msg)`` answers (its reply, str or bytes, is sent; ``None``:
         deliver the message) out of the stream. Each callable sees only data
-        messages starting with its prefix (checked in C)."""
+        messages starting with its prefix, and ``hb_is_pong`` only those of at
+        most ``hb_max_size`` bytes (-1: any), both checked in C."""
         self.hb_prefix = bytes(hb_prefix or b"")
+        self.hb_max_size = hb_max_size
         self.hb_is_pong = hb_is_pong
         self.ar_prefix = bytes(ar_prefix or b"")
         self.ar_fn = ar_fn
@@ -163,7 +166,8 @@ cdef class Session:
         cdef Py_ssize_t n
         if self.hb_is_pong is not None:
             n = len(self.hb_prefix)
-            if msg.length >= n and memcmp(msg.ptr, <const char*>self.hb_prefix, n) == 0:
+            if (msg.length >= n and (self.hb_max_size < 0 or msg.length <= self.hb_max_size)
+                    and memcmp(msg.ptr, <const char*>self.hb_prefix, n) == 0):
                 if self.hb_is_pong(msg):
                     self.heartbeat_answers += 1
                     self.heartbeat_answer_ns = msg.received_ns if msg.received_ns else wall_ns()

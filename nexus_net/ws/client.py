@@ -189,7 +189,8 @@ class connect:
         if self.heartbeat is not None or self.auto_reply is not None:
             hb = self.heartbeat
             conn.set_interceptors(hb.prefix if hb else None, hb.is_pong if hb else None,
-                                  self.auto_reply_prefix, self.auto_reply)
+                                  self.auto_reply_prefix, self.auto_reply,
+                                  hb_max_size=hb.max_size if hb else -1)
         if self.listener is not None and not self.reconnect:
             conn.set_listener(self.listener)     # (reconnecting: after on_connect)
         conn.opened(*self.ping)

@@ -42,11 +42,7 @@ class Heartbeat:
         self.payload = payload
         self.prefix = bytes(prefix)
         self.max_size = max_size
-        user_is_pong = is_pong
-
-        def bounded(msg: Any) -> bool:
-            return len(msg) <= max_size and bool(user_is_pong(msg))
-        self.is_pong = bounded
+        self.is_pong = is_pong
 
     def make_payload(self) -> Payload:
         return self.payload() if callable(self.payload) else self.payload
@@ -57,8 +53,9 @@ class Heartbeat:
         """A text ping answered by an exact text pong: OKX (``ping`` -> ``pong``,
         expected when the feed was quiet for under 30 s)."""
         expected = pong.encode()
-        return cls(interval, ping, lambda msg: msg.bytes() == expected, timeout,
-                   prefix=expected, max_size=len(expected))
+        # The C checks (starts with `pong`, at most len(pong) bytes) leave only
+        # the exact answer: nothing left for Python to compare.
+        return cls(interval, ping, _exact_match, timeout, prefix=expected, max_size=len(expected))
 
     @classmethod
     def json_op(cls, ping_op: str = "ping", pong_op: str = "pong", *, interval: float = 20.0,
@@ -79,6 +76,10 @@ class Heartbeat:
 
     def __repr__(self) -> str:
         return f"Heartbeat(interval={self.interval}, timeout={self.timeout}, payload={self.payload!r})"
+
+
+def _exact_match(msg: Any) -> bool:
+    return True
 
 
 def json_ping_reply(ping_key: str = "ping", pong_key: str = "pong") -> Callable[[Any], str | None]:
