@@ -637,7 +637,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     def stats(self):
         """A ``ConnectionStats`` snapshot: messages and bytes in/out, the last
         keepalive round trip, time connected."""
-        return ConnectionStats.of(self, 0, self.heartbeat_rtt)
+        return ConnectionStats.of(self)
 
     @property
     def write_buffer_size(self):

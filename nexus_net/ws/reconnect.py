@@ -428,7 +428,7 @@ class ReconnectingConnection:
     def stats(self) -> ConnectionStats:
         conn = self.current
         assert conn is not None
-        return ConnectionStats.of(conn, self.reconnects, conn.heartbeat_rtt)
+        return ConnectionStats.of(conn, self.reconnects)
 
     def __repr__(self) -> str:
         return f"<ws.ReconnectingConnection {self.opener.url} reconnects={self.reconnects} current={self.current!r}>"

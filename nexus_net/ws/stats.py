@@ -30,10 +30,12 @@ class ConnectionStats:
     connected_for: float
 
     @classmethod
-    def of(cls, conn: Any, reconnects: int, heartbeat_rtt: float | None = None) -> ConnectionStats:
+    def of(cls, conn: Any, reconnects: int = 0) -> ConnectionStats:
+        """The snapshot of an asyncio or blocking connection (both expose the
+        same counters)."""
         opened = conn.opened_ns
         return cls(messages_in=conn.messages_in, messages_out=conn.messages_out,
                    bytes_in=conn.bytes_received, bytes_out=conn.bytes_sent,
-                   ping_rtt=conn.ping_rtt, heartbeat_rtt=heartbeat_rtt, reconnects=reconnects,
+                   ping_rtt=conn.ping_rtt, heartbeat_rtt=conn.heartbeat_rtt, reconnects=reconnects,
                    connected_at_ns=opened,
                    connected_for=(time.time_ns() - opened) / 1e9 if opened and not conn.closed else 0.0)

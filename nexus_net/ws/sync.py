@@ -43,7 +43,8 @@ class Connection:
         self.response_headers = response_headers
         self.lost = False
         self.opened_ns = time.time_ns()
-        self.bytes_in = 0
+        self.bytes_received = 0           # plaintext bytes
+        self.heartbeat_rtt: float | None = None   # (no application heartbeats here)
         # Keepalive runs inside recv() (no thread: see docs/decisions.md).
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -91,7 +92,7 @@ class Connection:
                 session.before_read()
                 n = self.io.fill(session.reader)
                 session.after_read()
-                self.bytes_in += n
+                self.bytes_received += n
             except socket.timeout:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"no message within {timeout}s") from None
@@ -269,11 +270,20 @@ class Connection:
     @property
     def stats(self) -> ConnectionStats:
         """As for the asyncio client (``bytes_in`` counts plaintext here)."""
-        s = self.session
-        return ConnectionStats(messages_in=s.messages_in, messages_out=s.messages_out,
-                               bytes_in=self.bytes_in, bytes_out=s.bytes_sent, ping_rtt=self.ping_rtt,
-                               heartbeat_rtt=None, reconnects=0, connected_at_ns=self.opened_ns,
-                               connected_for=0.0 if self.lost else (time.time_ns() - self.opened_ns) / 1e9)
+        return ConnectionStats.of(self)
+
+    # the counters ConnectionStats.of reads, named as on the asyncio connection
+    @property
+    def messages_in(self) -> int:
+        return self.session.messages_in
+
+    @property
+    def messages_out(self) -> int:
+        return self.session.messages_out
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.session.bytes_sent
 
     @property
     def close_code(self) -> int | None:
