@@ -21,7 +21,7 @@ from nexus_net import ws
 from nexus_net.ws import handshake as hs
 from nexus_net.ws.reconnect import Backoff, parse_retry_after, retry_reason
 from wire import frame
-from wsutil import accept_handshake, nexus_server, raw_server
+from wsutil import accept_handshake, echo, nexus_server, raw_server, threaded_server
 
 NOPING = dict(ping_interval=None)
 FAST = dict(ping_interval=None, backoff_initial=0.01, backoff_max=0.05)
@@ -88,35 +88,16 @@ async def test_messages_of_one_read_share_its_timestamp_and_the_codec_alone_has_
 
 
 def test_blocking_client_stamps_messages_too():
-    import threading
-
     from nexus_net.ws import sync
 
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder = {}
-
-    async def main():
-        async with nexus_server() as server:
-            holder["port"] = server.port
-            ready.set()
-            await asyncio.get_running_loop().run_in_executor(None, holder["done"].wait)
-
-    holder["done"] = threading.Event()
-    t = threading.Thread(target=lambda: loop.run_until_complete(main()))
-    t.start()
-    try:
-        assert ready.wait(10)
-        with sync.connect(f"ws://127.0.0.1:{holder['port']}/") as conn:
+    with threaded_server(echo) as port:
+        with sync.connect(f"ws://127.0.0.1:{port}/") as conn:
             before = time.time_ns()
             conn.send_text("hi")
             msg = conn.recv(timeout=5)
             assert msg.text() == "hi" and before <= msg.received_ns <= time.time_ns()
             assert conn.stats.messages_in == 1 and conn.stats.messages_out == 1
-    finally:
-        holder["done"].set()
-        t.join(10)
-        loop.close()
+            assert conn.stats.bytes_in >= 4 and conn.stats.bytes_out >= 8
 
 
 # ---- stats --------------------------------------------------------------------
@@ -796,3 +777,45 @@ async def test_an_on_connect_that_fails_ends_the_stream_with_its_error():
         with pytest.raises(ValueError, match="bad subscription"):
             await asyncio.wait_for(rc.recv(), 5)
         await rc.close()
+
+
+async def test_heartbeat_answers_are_filtered_by_prefix_and_size_before_any_python_call():
+    offered = []
+
+    def is_pong(msg):
+        offered.append(msg.bytes())
+        return True
+
+    async def server(conn):
+        await conn.recv()                                   # the heartbeat
+        for payload in ('{"op":"pong"}', '{"op":"pong","pad":"' + "x" * 100 + '"}', "pong?", '{"op":"pong"}'):
+            await conn.send_text(payload)
+        await conn.send_text("end")
+        await conn.wait_closed()
+
+    async with nexus_server(server) as srv:
+        hb = ws.Heartbeat(0.05, '{"op":"ping"}', is_pong, timeout=5, prefix=b'{"op"', max_size=20)
+        conn = await ws.connect(f"ws://127.0.0.1:{srv.port}/", heartbeat=hb, **NOPING)
+        delivered = [(await asyncio.wait_for(conn.recv(), 5)).text() for _ in range(3)]
+        await conn.close()
+    # the long answer (over max_size) and the unprefixed one were never offered
+    assert offered == [b'{"op":"pong"}', b'{"op":"pong"}']
+    assert delivered == ['{"op":"pong","pad":"' + "x" * 100 + '"}', "pong?", "end"]
+    assert conn.heartbeat_answers == 2
+
+
+async def test_feed_options_are_checked_when_connect_is_called():
+    with pytest.raises(ValueError, match="reconnect=True"):
+        ws.connect("ws://127.0.0.1:1/", on_connect=lambda conn: None)
+    with pytest.raises(ValueError, match="idle_timeout"):
+        ws.connect("ws://127.0.0.1:1/", idle_timeout=0)
+    with pytest.raises(ValueError, match="max_attempts"):
+        ws.connect("ws://127.0.0.1:1/", max_attempts=0)
+    with pytest.raises(ValueError, match="backoff"):
+        ws.connect("ws://127.0.0.1:1/", backoff_initial=5, backoff_max=1)
+    with pytest.raises(ValueError, match="interval"):
+        ws.Heartbeat(0, "ping", lambda m: True)
+    with pytest.raises(TypeError, match="payload"):
+        ws.Heartbeat(1, 42, lambda m: True)
+    with pytest.raises(TypeError, match="reconnect=True"):
+        ws.connect("ws://127.0.0.1:1/", reconnect=True).__aiter__()

@@ -3,8 +3,6 @@ keepalive pings, against real servers running in a background thread."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import socket
 import threading
 import time
@@ -14,33 +12,7 @@ import pytest
 from nexus_net import ws
 from nexus_net.ws import handshake as hs
 from nexus_net.ws import sync
-
-
-@contextlib.contextmanager
-def threaded_server(handler, **kwargs):
-    """ws.serve(handler) on its own loop in a thread; yields the port."""
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop = threading.Event()
-    box = {}
-
-    async def main():
-        server = await ws.serve(handler, "127.0.0.1", 0, ping_interval=None, **kwargs)
-        box["port"] = server.port
-        started.set()
-        await loop.run_in_executor(None, stop.wait)
-        server.close()
-        await asyncio.wait_for(server.wait_closed(), 10)
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
-    thread.start()
-    try:
-        assert started.wait(10)
-        yield box["port"]
-    finally:
-        stop.set()
-        thread.join(15)
-        loop.close()
+from wsutil import threaded_server
 
 
 def test_blocking_reconnect_iteration_follows_retryable_closes_and_stops_after_1000():

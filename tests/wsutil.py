@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 from nexus_net import ws
 from nexus_net.ws import handshake as hs
@@ -61,3 +62,30 @@ async def accept_handshake(reader, writer):
     writer.write(hs.build_response(request))
     await writer.drain()
     return request
+
+
+@contextlib.contextmanager
+def threaded_server(handler, **kwargs):
+    """ws.serve(handler) on its own loop in a thread; yields the port."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop = threading.Event()
+    box = {}
+
+    async def main():
+        server = await ws.serve(handler, "127.0.0.1", 0, ping_interval=None, **kwargs)
+        box["port"] = server.port
+        started.set()
+        await loop.run_in_executor(None, stop.wait)
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(10)
+        yield box["port"]
+    finally:
+        stop.set()
+        thread.join(15)
+        loop.close()
