@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Awaitable, Callable, Generator, Sequence
@@ -105,8 +106,8 @@ class connect:
         self.reconnect = reconnect
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
-        self.backoff_args = (backoff_initial, backoff_factor, backoff_max, backoff_reset)
-        self.make_backoff: Callable[[], Backoff] = lambda: Backoff(*self.backoff_args)
+        self.make_backoff: Callable[[], Backoff] = functools.partial(
+            Backoff, backoff_initial, backoff_factor, backoff_max, backoff_reset)
         self.max_attempts = max_attempts
         self.idle_timeout = idle_timeout
         self.heartbeat = heartbeat
@@ -114,7 +115,7 @@ class connect:
         self.auto_reply_prefix = bytes(auto_reply_prefix)
         self.listener = listener
         self.connection: Any = None
-        Backoff(*self.backoff_args)           # validate now, not at the first failure
+        self.make_backoff()                   # validate now, not at the first failure
 
     def __await__(self) -> Generator[Any, None, Any]:
         if self.reconnect:

@@ -162,6 +162,17 @@ class RetryPolicy:
         return delay, reason
 
 
+    def following(self, previous_exc: BaseException | None, still_open: bool,
+                  uptime: float) -> tuple[float, str] | None:
+        """For the connection iterators: (delay, why) before the next
+        connection, given how the previous one ended; ``None``: stop. A body
+        that left its connection open asked for the next one at once."""
+        if still_open:
+            return 0.0, "the previous connection was closed by the application"
+        decision = self.ended(previous_exc, uptime)
+        return None if decision is None else (decision[0], f"reconnect after {decision[1]}")
+
+
 class Attempts:
     """Opening connections with retries on asyncio, for ``async for conn in
     ws.connect(...)`` and ``ReconnectingConnection``."""
@@ -217,16 +228,15 @@ class ConnectionIterator:
         why = "first connection"
         previous = self.current
         if previous is not None:
-            if previous.close_exc is None:       # still open: the body just ended
-                await previous.close()
-                why = "the previous connection was closed by the application"
-            else:
-                await previous.close()           # finish its closing handshake / TCP close
-                reason = await self.attempts.after(previous, time.monotonic() - self.opened_at)
-                if reason is None:
-                    self.current = None
-                    raise StopAsyncIteration
-                why = f"reconnect after {reason}"
+            still_open = previous.close_exc is None
+            await previous.close()     # (or finish its closing handshake / TCP close)
+            step = self.attempts.policy.following(previous.close_exc, still_open,
+                                                  time.monotonic() - self.opened_at)
+            if step is None:
+                self.current = None
+                raise StopAsyncIteration
+            await self.attempts.sleep(step[0])
+            why = step[1]
             self.reconnects += 1
         self.current = await self.attempts.open(why)
         self.opened_at = time.monotonic()

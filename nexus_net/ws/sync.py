@@ -374,15 +374,12 @@ class ConnectionIterator:
         if previous is not None:
             still_open = previous.close_exc is None
             previous.close()
-            if still_open:
-                why = "the previous connection was closed by the application"
-            else:
-                decision = self.policy.ended(previous.close_exc, time.monotonic() - self.opened_at)
-                if decision is None:
-                    self.current = None
-                    raise StopIteration
-                self.sleep(decision[0])
-                why = f"reconnect after {decision[1]}"
+            step = self.policy.following(previous.close_exc, still_open, time.monotonic() - self.opened_at)
+            if step is None:
+                self.current = None
+                raise StopIteration
+            self.sleep(step[0])
+            why = step[1]
             self.reconnects += 1
         while True:
             self.policy.attempt(why)
