@@ -819,3 +819,41 @@ async def test_feed_options_are_checked_when_connect_is_called():
         ws.Heartbeat(1, 42, lambda m: True)
     with pytest.raises(TypeError, match="reconnect=True"):
         ws.connect("ws://127.0.0.1:1/", reconnect=True).__aiter__()
+
+
+async def test_listener_back_pressure_comes_through_callbacks_not_coroutines():
+    release = asyncio.Event()
+
+    async def lazy(reader, writer):
+        await accept_handshake(reader, writer)
+        await release.wait()                     # read nothing for a while
+        while await reader.read(1 << 20):
+            pass
+
+    class Pusher(ws.Listener):
+        def __init__(self):
+            self.events = []
+
+        def on_pause_writing(self, conn):
+            self.events.append(("pause", conn.write_buffer_size > 0))
+
+        def on_resume_writing(self, conn):
+            self.events.append("resume")
+
+    async with raw_server(lazy) as port:
+        listener = Pusher()
+        conn = await ws.connect(f"ws://127.0.0.1:{port}/", listener=listener, **NOPING)
+        chunk = os.urandom(64 * 1024)
+        results = []
+        for _ in range(400):                     # 25 MiB: far past any socket buffer
+            results.append(conn.send_binary(chunk))
+            if listener.events:
+                break
+        assert listener.events == [("pause", True)]
+        assert not any(asyncio.iscoroutine(r) for r in results)   # nothing left un-awaited
+        release.set()
+        deadline = time.monotonic() + 10
+        while "resume" not in listener.events and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert listener.events[-1] == "resume"
+        conn.transport_.abort()
