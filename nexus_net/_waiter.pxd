@@ -6,8 +6,11 @@ cdef class Ready:
 
 cdef class Waiter:
     cdef object loop
-    cdef list callbacks
+    cdef object first_fn           # the (usually only) done callback and its context
+    cdef object first_context
+    cdef list more                 # further callbacks, None until one is added
     cdef bint is_done
+    cdef bint yielded              # __next__ has handed the waiter to the task
     cdef bint is_cancelled
     cdef public object _asyncio_future_blocking
     cdef void wake_soon(self)
@@ -17,7 +20,6 @@ cdef class Waiter:
 cdef inline Waiter new_waiter(object loop):
     cdef Waiter w = Waiter.__new__(Waiter)
     w.loop = loop
-    w.callbacks = []
     w._asyncio_future_blocking = False
     return w
 

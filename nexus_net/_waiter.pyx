@@ -25,6 +25,11 @@ cdef object _EXHAUSTED = iter(())
 
 
 
+cdef extern from "Python.h":
+    int PyContext_Enter(object ctx) except -1
+    int PyContext_Exit(object ctx) except -1
+
+
 cdef class Waiter:
     """A minimal asyncio-compatible future for "bytes arrived".
 
@@ -36,6 +41,12 @@ cdef class Waiter:
     resumes right there, saving a trip through the event loop per message.
     Every other wake-up (cancellation, connection lost) goes through
     ``call_soon`` like a normal future.
+
+    Per message exactly one callback is registered (the waiting task's
+    wake-up), so it lives in a slot of its own: no list or tuple is built per
+    wait. Any further callbacks (a caller of ``asyncio.wait`` on it, say) go to
+    a list made only then. The waiter is its own iterator for ``await``,
+    which spares the iterator object a ``__await__`` would otherwise build.
     """
 
     def get_loop(self):
@@ -44,13 +55,24 @@ cdef class Waiter:
     def add_done_callback(self, fn, *, context=None):
         if self.is_done:
             self.loop.call_soon(fn, self, context=context)
+        elif self.first_fn is None:
+            self.first_fn = fn
+            self.first_context = context
         else:
-            self.callbacks.append((fn, context))
+            if self.more is None:
+                self.more = []
+            self.more.append((fn, context))
 
     def remove_done_callback(self, fn):
-        before = len(self.callbacks)
-        self.callbacks = [(f, c) for f, c in self.callbacks if f != fn]
-        return before - len(self.callbacks)
+        cdef int removed = 0
+        if self.first_fn is not None and self.first_fn == fn:
+            self.first_fn = self.first_context = None
+            removed = 1
+        if self.more:
+            before = len(self.more)
+            self.more = [(f, c) for f, c in self.more if f != fn]
+            removed += before - len(self.more)
+        return removed
 
     def done(self):
         return self.is_done
@@ -76,27 +98,51 @@ cdef class Waiter:
         return None
 
     def __await__(self):
-        # A one-item tuple iterator yields the waiter to the task once and then
-        # ends without raising StopIteration (cheaper than a generator).
         if self.is_done:
             return _EXHAUSTED
         self._asyncio_future_blocking = True
-        return iter((self,))
+        self.yielded = False
+        return self
+
+    def __next__(self):
+        # First step: hand the waiter to the task, which registers its
+        # wake-up. Next step (the task resumed): the await is over.
+        if not self.yielded:
+            self.yielded = True
+            return self
+        raise StopIteration
 
     cdef void wake_soon(self):
         self.is_done = True
-        callbacks, self.callbacks = self.callbacks, []
-        for fn, context in callbacks:
+        fn, context, more = self.first_fn, self.first_context, self.more
+        self.first_fn = self.first_context = self.more = None
+        if fn is not None:
             self.loop.call_soon(fn, self, context=context)
+        if more:
+            for fn, context in more:
+                self.loop.call_soon(fn, self, context=context)
 
     cdef void wake_eager(self):
         self.is_done = True
-        callbacks, self.callbacks = self.callbacks, []
-        for fn, context in callbacks:
-            if context is None:
-                fn(self)
-            else:
-                context.run(fn, self)
+        fn, context, more = self.first_fn, self.first_context, self.more
+        self.first_fn = self.first_context = self.more = None
+        if fn is not None:
+            run_in(context, fn, self)
+        if more:
+            for fn, context in more:
+                run_in(context, fn, self)
+
+
+cdef inline void run_in(object context, object fn, Waiter w):
+    # Context.run without looking up and calling a bound method per message.
+    if context is None:
+        fn(w)
+        return
+    PyContext_Enter(context)
+    try:
+        fn(w)
+    finally:
+        PyContext_Exit(context)
 
 
 cdef void resume(Waiter w, bint eager):
