@@ -18,6 +18,7 @@ MODULES = [
     "nexus_net.buf",
     "nexus_net._tls",
     "nexus_net._waiter",
+    "nexus_net._outbuf",
     "nexus_net.ws._utf8",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",

@@ -14,7 +14,7 @@ from nexus_net.ws.heartbeat import Heartbeat, json_ping_reply
 from nexus_net.ws.listener import Listener
 from nexus_net.ws.reconnect import Backoff, ReconnectingConnection
 from nexus_net.ws.stats import ConnectionStats
-from nexus_net.ws.server import Server, serve
+from nexus_net.ws.server import Server, broadcast, serve
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, FrameReader, Message
 from nexus_net.ws._utf8 import Utf8Validator, validate_utf8
 from nexus_net.ws._writer import FrameWriter
@@ -39,7 +39,7 @@ from nexus_net.ws.errors import (
 __all__ = [
     "ConcurrencyError", "Connection", "ConnectionClosed", "ConnectionClosedError",
     "ConnectionClosedOK", "HandshakeTimeout", "InvalidURI", "Server", "Session",
-    "TooManyRedirects", "connect", "serve", "sync",
+    "TooManyRedirects", "broadcast", "connect", "serve", "sync",
     "DEFAULT_MAX_MESSAGE_SIZE", "CloseCode", "FrameReader", "FrameWriter", "HandshakeError",
     "InvalidDataError", "InvalidHandshakeRequest", "InvalidHandshakeResponse", "Kind",
     "Message", "MessageTooBigError", "ProtocolError", "Role", "Utf8Validator", "WebSocketError",

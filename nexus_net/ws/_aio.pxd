@@ -1,3 +1,4 @@
+from nexus_net._outbuf cimport Coalescer
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Waiter
 from nexus_net.buf cimport Span, WriteBuf
@@ -7,7 +8,7 @@ from nexus_net.ws._session cimport Session
 cdef class Connection(Session):
     cdef object loop
     cdef object transport
-    cdef object raw_write          # transport.write, bound once
+    cdef readonly Coalescer out    # every write goes through it (coalesced per loop step)
     cdef object recv_waiter        # Waiter while a task waits for bytes
     cdef Waiter spare_waiter       # reused between waits
     cdef bint in_recv
@@ -30,7 +31,6 @@ cdef class Connection(Session):
     cdef public object on_connection_made
     cdef readonly TlsCodec tls
     cdef Span read_span
-    cdef WriteBuf batch
     # listener mode: messages handed to listener.on_message inside buffer_updated
     cdef readonly object listener
     cdef object on_message_cb      # listener.on_message, bound once
@@ -41,6 +41,7 @@ cdef class Connection(Session):
     cdef public long long opened_ns  # wall clock when the handshake completed
 
     cdef int send_frame(self, data) except -1
+    cdef int send_data(self, unsigned int opcode, data) except -1
     cdef int flush(self) except -1
     cdef int finish_reading(self) except -1
     cdef int wake_reader(self, bint eager=*) except -1

@@ -4,6 +4,7 @@ from typing import Any, Callable
 
 from typing_extensions import Buffer
 
+from nexus_net._outbuf import Coalescer
 from nexus_net._tls import TlsCodec
 from nexus_net.ws._reader import Message
 from nexus_net.ws._session import Session
@@ -14,6 +15,7 @@ DEFAULT_LIMIT: int
 
 class Connection(Session, asyncio.BufferedProtocol):
     close_timeout: float
+    out: Coalescer
     keepalive_task: asyncio.Task[None] | None
     subprotocol: str | None
     request_path: str | None
@@ -70,3 +72,5 @@ class Connection(Session, asyncio.BufferedProtocol):
     def stats(self) -> ConnectionStats: ...
     @property
     def write_buffer_size(self) -> int: ...
+
+def broadcast(connections: Iterable[Connection], message: str | Buffer, *, close_slow: int | None = ...) -> int: ...

@@ -13,18 +13,22 @@ import logging
 import os
 import socket
 
+from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from nexus_net._clock cimport monotonic, wall_ns
+from nexus_net._outbuf cimport Coalescer, loop_turned
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
 from nexus_net.ws._reader cimport Message
+from nexus_net.ws._writer cimport FrameWriter
 from nexus_net.ws._session cimport CLOSING, CONNECTING, OPEN, Session
 
 from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
                                  InvalidHandshakeRequest, InvalidHandshakeResponse)
+from nexus_net.ws.enums import Role
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
 from nexus_net.ws.stats import ConnectionStats
 
@@ -33,6 +37,7 @@ log = logging.getLogger("nexus_net.ws")
 
 cdef object _READY = Ready()      # send_*() return it when nothing has to wait
 cdef Py_ssize_t MIN_READ = 16 * 1024
+cdef Py_ssize_t LARGE_PAYLOAD = 16 * 1024   # never copied into the coalescing buffer
 DEFAULT_LIMIT = 4 * 1024 * 1024
 
 
@@ -68,7 +73,8 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     # ---- asyncio.BufferedProtocol ----------------------------------------
     def connection_made(self, transport):
         self.transport = transport
-        self.raw_write = transport.write   # bound once
+        self.out = Coalescer(self.loop, transport.write)
+        self.out.tls = self.tls
         if self.on_connection_made is not None:
             self.on_connection_made(self)
 
@@ -84,6 +90,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef ReadBuf b = self.reader.buf
+        loop_turned()
         self.begin_read()
         if self.tls is None:
             b.end += nbytes
@@ -96,6 +103,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if self.tls.peer_closed and not self.tls.close_sent:
                 # The peer's close_notify: answer it and end TCP; what was
                 # decrypted before it is still delivered.
+                self.out.flush()
                 self.transport.write(self.tls.shutdown())
                 self.transport.close()
         self.end_read()
@@ -109,12 +117,18 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             # catches up (recv() resumes reading).
             self.read_paused = True
             self.transport.pause_reading()
+        # What the listener or the task resumed above sent in this callback
+        # leaves now, not at the end of the loop iteration.
+        if self.out.pending is not None and self.out.pending.end:
+            self.out.flush()
 
     def eof_received(self):
         return False                   # let the transport close
 
     def connection_lost(self, exc):
         self.lost = True
+        if self.out is not None:
+            self.out.discard()
         self.mark_lost()
         if exc is not None:
             log.debug("connection lost: %r", exc)
@@ -265,6 +279,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.flush()
         if self.closing_transport or self.lost:
             return 0
+        self.out.flush()                 # everything sent so far goes before the end
         self.closing_transport = True
         if self.keepalive_task is not None:
             self.keepalive_task.cancel()
@@ -287,15 +302,38 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
     def start_tls(self, TlsCodec codec):
         """Run this connection over ``codec`` (before any bytes are received)."""
         self.tls = codec
+        if self.out is not None:
+            self.out.tls = codec
 
     cdef int send_frame(self, data) except -1:
         """Hand wire bytes to the transport, through TLS when it is on (no
         Python-level call in between: this runs per message)."""
         self.bytes_sent += len(data)
-        if self.tls is None:
-            self.raw_write(data)
-        elif not self.lost:
-            self.tls.encrypt_to(data, self.raw_write)
+        if not self.lost:
+            self.out.send(data)
+        return 0
+
+    cdef int send_data(self, unsigned int opcode, data) except -1:
+        """Encode one data message and send it: written at once, or appended to
+        the loop step's buffer (see nexus_net._outbuf)."""
+        cdef Coalescer out = self.out
+        cdef WriteBuf wb
+        cdef Py_ssize_t before
+        if self.lost:
+            self.writer.emit_data(opcode, data, None, True)   # still checks the arguments
+            return 0
+        if out.can_write_now() or len(data) >= LARGE_PAYLOAD:
+            # (a large frame is not copied into the buffer: send() writes
+            # what is pending first, then the frame)
+            frame = self.writer.emit_data(opcode, data, None, True)
+            self.bytes_sent += len(frame)
+            out.send(frame)
+        else:
+            wb = out.buffer()
+            before = wb.end
+            self.writer.emit_data(opcode, data, wb, True)
+            self.bytes_sent += wb.end - before
+            out.appended()
         return 0
 
     def tls_failed(self, exc):
@@ -310,6 +348,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.read_done = True
         self.state = CLOSING
         self.closing_transport = True
+        self.out.discard()
         self.transport.abort()
         self.wake_reader()
 
@@ -336,8 +375,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 self.recv_waiter = None
 
     def write_raw(self, data):
-        """Send bytes outside WebSocket framing (the HTTP handshake), through TLS if on."""
-        self.send_frame(data)
+        """Send bytes outside WebSocket framing (the HTTP handshake), through TLS
+        if on; on the wire before this returns, after anything pending."""
+        self.bytes_sent += len(data)
+        self.out.write_now(data)
 
     @property
     def tls_version(self):
@@ -479,7 +520,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         the transport's write buffer is above its high-water mark)."""
         if self.close_sent or self.state != OPEN:
             self.check_send()
-        self.send_frame(self.writer.emit_data(1, text, None, True))
+        self.send_data(1, text)
         self.messages_out += 1
         if self.write_paused and self.listener is None:
             return self.drain()
@@ -492,7 +533,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.check_send()
         if type(data) is str:
             raise TypeError("send_binary takes a bytes-like object; use send_text for str")
-        self.send_frame(self.writer.emit_data(2, data, None, True))
+        self.send_data(2, data)
         self.messages_out += 1
         if self.write_paused and self.listener is None:
             return self.drain()
@@ -509,21 +550,25 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         (TEXT) and bytes-like (BINARY) items, in order. Far fewer system calls
         than one ``send_*`` per message when pushing many small messages;
         ``await`` it like ``send_text``."""
+        cdef Coalescer out = self.out
         cdef WriteBuf wb
+        cdef Py_ssize_t before
+        cdef bint now
         if self.close_sent or self.state != OPEN:
             self.check_send()
-        if self.batch is None:
-            self.batch = WriteBuf(64 * 1024, 0)
-        wb = self.batch
-        wb.check_not_exported()
-        wb.start = wb.end = 0
-        for item in messages:
-            self.writer.emit_data(1 if type(item) is str else 2, item, wb, True)
-            self.messages_out += 1
-        if wb.end > wb.start:
-            self.send_frame(PyBytes_FromStringAndSize(wb.data + wb.start, wb.end - wb.start))
-        if wb.cap > 4 * 1024 * 1024:
-            self.batch = None            # do not keep a huge buffer after a huge batch
+        # Encoded straight into the loop step's buffer, then written once: at
+        # once if nothing else of this step was written before it.
+        now = out.can_write_now()
+        wb = out.buffer()
+        before = wb.end
+        try:
+            for item in messages:
+                self.writer.emit_data(1 if type(item) is str else 2, item, wb, True)
+                self.messages_out += 1
+        finally:
+            self.bytes_sent += wb.end - before
+            if now or wb.end >= out.flush_at:
+                out.flush()
         if self.write_paused and self.listener is None:
             return self.drain()
         return _READY
@@ -548,10 +593,13 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
                 await self.drain()
 
     async def drain(self):
-        """Wait until the transport's write buffer is below its high-water mark."""
+        """Hand everything sent so far to the transport (this loop step's
+        coalesced frames included), then wait until the transport's write
+        buffer is below its high-water mark."""
         if self.lost:
             self.check_send()
             raise self.close_exc
+        self.out.flush()
         if not self.write_paused:
             return
         waiter = self.loop.create_future()
@@ -641,8 +689,11 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
 
     @property
     def write_buffer_size(self):
-        """Bytes the transport holds that the kernel has not taken yet."""
-        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+        """Bytes sent and not yet taken by the kernel: the transport's buffer
+        plus this loop step's coalesced frames."""
+        if self.transport is None:
+            return 0
+        return self.transport.get_write_buffer_size() + self.out.pending_size
 
     @property
     def closed(self):
@@ -676,3 +727,56 @@ cdef inline Waiter reuse_waiter(Connection conn):
     """The connection's waiter, reset for another wait (see _waiter.reusable)."""
     conn.spare_waiter = reusable(conn.spare_waiter, conn.loop)
     return conn.spare_waiter
+
+
+# ---- broadcast -----------------------------------------------------------------
+# Server-role frames are unmasked, so one encoding serves every server-side
+# connection (client-side connections mask, and get a frame each).
+cdef FrameWriter _SERVER_FRAMES = FrameWriter(Role.SERVER)
+
+
+def broadcast(connections, message, *, close_slow=None):
+    """Send ``message`` (``str``: TEXT, bytes-like: BINARY) to every open
+    connection of ``connections``, encoding the frame once; returns how many
+    were skipped.
+
+    A connection that is closing or closed, or whose transport is over its
+    write-buffer high-water mark (a slow consumer), is skipped: it can neither
+    stall the others nor make memory grow. With ``close_slow=1008`` (policy)
+    or ``1013`` (try again later), slow consumers are also closed with that
+    code. Never waits; writes are coalesced per loop step like any send.
+    """
+    cdef Connection conn
+    cdef unsigned int opcode
+    cdef Py_ssize_t skipped = 0
+    cdef object frame = None
+    if type(message) is str:
+        opcode = 1
+    elif PyObject_CheckBuffer(message):
+        opcode = 2
+    else:
+        raise TypeError(f"broadcast takes str or a bytes-like object, not {type(message).__name__}")
+    if close_slow is not None:
+        _SERVER_FRAMES.encode_close(close_slow, "")      # a code a close frame may carry, or ValueError
+    for item in connections:
+        if type(item) is not Connection:
+            raise TypeError(f"broadcast takes ws.Connection objects, not {type(item).__name__}")
+        conn = <Connection>item
+        if conn.state != OPEN or conn.close_sent or conn.lost:
+            skipped += 1
+            continue
+        if conn.write_paused:
+            skipped += 1
+            if close_slow is not None:
+                log.info("closing a slow consumer %s with %s", conn.remote_address, close_slow)
+                conn.fail_connection(close_slow, "slow consumer")
+            continue
+        if conn.is_client:
+            data = conn.writer.emit_data(opcode, message, None, True)
+        else:
+            if frame is None:
+                frame = _SERVER_FRAMES.emit_data(opcode, message, None, True)
+            data = frame
+        conn.messages_out += 1
+        conn.send_frame(data)
+    return skipped

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
+from nexus_net.ws._aio import broadcast as broadcast  # re-exported: ws.broadcast
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import ConnectionClosed, InvalidHandshakeRequest
@@ -131,6 +132,11 @@ class Server:
     def port(self) -> int:
         """The TCP port of the first listening socket (handy with port 0)."""
         return int(self.sockets[0].getsockname()[1])
+
+    def broadcast(self, message: str | bytes, *, close_slow: int | None = None) -> int:
+        """``ws.broadcast`` to every open connection of this server; returns
+        how many were skipped (closing, or over their write high-water mark)."""
+        return broadcast(self.connections, message, close_slow=close_slow)
 
     def close(self, close_connections: bool = True) -> None:
         """Stop accepting; with ``close_connections``, send 1001 to open ones."""
