@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._aio import ClientCore, Protocol
 from nexus_net.rest._request import Request, RequestWriter
+from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.tls import TlsCodec, TlsConfig
 
 log = logging.getLogger("nexus_net.rest")
@@ -40,8 +41,11 @@ class Client(ClientCore):
 
     def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
                  connect_timeout: float | None, read_timeout: float | None,
-                 total_timeout: float | None, max_body_size: int, headers: Any) -> None:
+                 total_timeout: float | None, max_body_size: int, headers: Any,
+                 so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> None:
+        check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.scheme, self.host, self.port = scheme, host, port
+        self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -60,8 +64,9 @@ class Client(ClientCore):
         codec = TlsCodec(self.tls, False, self.host) if self.tls is not None else None
         proto = Protocol(loop, codec, ResponseReader(4096))
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: proto, self.host, self.port),
-                                   self.connect_timeout)
+            transport, _ = await asyncio.wait_for(loop.create_connection(lambda: proto, self.host, self.port),
+                                                  self.connect_timeout)
+            apply_buffer_sizes(transport.get_extra_info("socket"), *self.buffer_sizes)
             if codec is not None:
                 await asyncio.wait_for(proto.tls_handshake(), self.connect_timeout)
         except asyncio.TimeoutError:
@@ -73,6 +78,13 @@ class Client(ClientCore):
     @property
     def connected(self) -> bool:
         return self.proto is not None and not self.proto.eof
+
+    @property
+    def socket_buffers(self) -> SocketBuffers | None:
+        """The kernel's SO_RCVBUF / SO_SNDBUF of the current connection."""
+        if self.proto is None or self.proto.transport is None:
+            return None
+        return buffer_sizes_of(self.proto.transport.get_extra_info("socket"))
 
     # ---- requests ---------------------------------------------------------------------
     # send(req, reader) is ClientCore's (Cython): see rest/_aio.pyx.
@@ -137,11 +149,15 @@ def parse_origin(url: str, tls: TlsConfig | None) -> tuple[str, str, int, TlsCon
 
 async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
                   read_timeout: float | None = 30.0, total_timeout: float | None = None,
-                  max_body_size: int = 16 * 1024 * 1024, headers: Any = None) -> Client:
-    """Open a keep-alive connection to ``url``'s origin (http:// or https://)."""
+                  max_body_size: int = 16 * 1024 * 1024, headers: Any = None,
+                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Client:
+    """Open a keep-alive connection to ``url``'s origin (http:// or https://).
+
+    ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF in bytes (None: the
+    kernel's autotuning); ``client.socket_buffers`` reads back what it uses."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout,
                     read_timeout=read_timeout, total_timeout=total_timeout,
-                    max_body_size=max_body_size, headers=headers)
+                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf)
     await client._connect()
     return client

@@ -16,6 +16,7 @@ from nexus_net.http import ClientClosed, ConnectionLost, RequestTimeout, Respons
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.rest._aio import IDEMPOTENT
 from nexus_net.rest.client import build_request, parse_origin
+from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")
@@ -26,8 +27,11 @@ class Client:
 
     def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
                  connect_timeout: float | None, read_timeout: float | None,
-                 max_body_size: int, headers: Any) -> None:
+                 max_body_size: int, headers: Any, so_rcvbuf: int | None = None,
+                 so_sndbuf: int | None = None) -> None:
+        check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.scheme, self.host, self.port = scheme, host, port
+        self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -36,6 +40,11 @@ class Client:
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
         self.closed = False
+
+    @property
+    def socket_buffers(self) -> SocketBuffers | None:
+        """The kernel's SO_RCVBUF / SO_SNDBUF of the current connection."""
+        return buffer_sizes_of(self.io.sock) if self.io is not None else None
 
     def _connect(self) -> None:
         if self.closed:
@@ -46,6 +55,7 @@ class Client:
             raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
                                  f"{self.connect_timeout}s") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        apply_buffer_sizes(sock, *self.buffer_sizes)
         io = BlockingIo(sock, TlsCodec(self.tls, False, self.host) if self.tls is not None else None)
         if io.codec is not None:
             try:
@@ -155,10 +165,11 @@ class Client:
 
 def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
             read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
-            headers: Any = None) -> Client:
-    """Open a blocking keep-alive connection to ``url``'s origin."""
+            headers: Any = None, so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Client:
+    """Open a blocking keep-alive connection to ``url``'s origin (``so_rcvbuf`` /
+    ``so_sndbuf`` as for ``rest.connect``)."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    max_body_size=max_body_size, headers=headers)
+                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf)
     client._connect()
     return client

@@ -5,6 +5,7 @@ from typing import Any, Callable
 from typing_extensions import Buffer
 
 from nexus_net._outbuf import Coalescer
+from nexus_net._sockopts import SocketBuffers
 from nexus_net._tls import TlsCodec
 from nexus_net.ws._reader import Message
 from nexus_net.ws._session import Session
@@ -72,5 +73,7 @@ class Connection(Session, asyncio.BufferedProtocol):
     def stats(self) -> ConnectionStats: ...
     @property
     def write_buffer_size(self) -> int: ...
+    @property
+    def socket_buffers(self) -> SocketBuffers | None: ...
 
 def broadcast(connections: Iterable[Connection], message: str | Buffer, *, close_slow: int | None = ...) -> int: ...

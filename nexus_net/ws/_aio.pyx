@@ -25,6 +25,7 @@ from nexus_net.ws._reader cimport Message
 from nexus_net.ws._writer cimport FrameWriter
 from nexus_net.ws._session cimport CLOSING, CONNECTING, OPEN, Session
 
+from nexus_net._sockopts import buffer_sizes_of
 from nexus_net.tls import TlsError, TlsHandshakeError
 from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, ConnectionClosedOK,
                                  InvalidHandshakeRequest, InvalidHandshakeResponse)
@@ -694,6 +695,12 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         if self.transport is None:
             return 0
         return self.transport.get_write_buffer_size() + self.out.pending_size
+
+    @property
+    def socket_buffers(self):
+        """The kernel's SO_RCVBUF / SO_SNDBUF of this connection
+        (``SocketBuffers``; Linux reports twice what was asked for)."""
+        return buffer_sizes_of(self.transport.get_extra_info("socket")) if self.transport is not None else None
 
     @property
     def closed(self):

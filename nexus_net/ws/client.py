@@ -9,6 +9,7 @@ import time
 from typing import Any, Awaitable, Callable, Generator, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig
+from nexus_net._sockopts import apply_buffer_sizes, check_buffer_sizes
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
@@ -43,6 +44,8 @@ class connect:
     * ``read_buffer_size`` (64 KiB): initial receive buffer; ``limit``
       (4 MiB): unread bytes after which reading from the socket pauses.
     * ``nodelay`` (True): TCP_NODELAY. ``max_redirects`` (5).
+    * ``so_rcvbuf`` / ``so_sndbuf`` (None: the kernel's autotuning): SO_RCVBUF /
+      SO_SNDBUF in bytes; ``conn.socket_buffers`` reads back what the kernel uses.
 
     Feeds (docs/feeds.md):
 
@@ -80,8 +83,11 @@ class connect:
                  backoff_reset: float = 60.0, max_attempts: int | None = None,
                  idle_timeout: float | None = None, heartbeat: Heartbeat | None = None,
                  auto_reply: Callable[[Any], Any] | None = None, auto_reply_prefix: bytes = b"",
-                 listener: Listener | None = None) -> None:
+                 listener: Listener | None = None, so_rcvbuf: int | None = None,
+                 so_sndbuf: int | None = None) -> None:
         self.url = parse_url(url)
+        check_buffer_sizes(so_rcvbuf, so_sndbuf)
+        self.socket_buffers = (so_rcvbuf, so_sndbuf)
         if tls is not None and not self.url.secure:
             raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
         if (on_connect is not None or on_disconnect is not None) and not reconnect:
@@ -168,6 +174,7 @@ class connect:
         try:
             if not self.nodelay:
                 conn.set_nodelay(False)
+            apply_buffer_sizes(transport.get_extra_info("socket"), *self.socket_buffers)
             if url.secure:
                 await conn.tls_handshake()
             request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Sequence
 
+from nexus_net._sockopts import apply_buffer_sizes, check_buffer_sizes
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._aio import broadcast as broadcast  # re-exported: ws.broadcast
@@ -30,7 +31,8 @@ class Server:
     def __init__(self, handler: Handler | None, *, tls: TlsConfig | None = None, subprotocols: Sequence[str] = (),
                  open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
                  ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any],
-                 listener_factory: Callable[[], Any] | None = None) -> None:
+                 listener_factory: Callable[[], Any] | None = None,
+                 socket_buffers: tuple[int | None, int | None] = (None, None)) -> None:
         if (handler is None) == (listener_factory is None):
             raise ValueError("serve() needs either a handler or a listener_factory (not both)")
         self.handler = handler
@@ -42,6 +44,7 @@ class Server:
         self.open_timeout = open_timeout
         self.ping = (ping_interval, ping_timeout)
         self.conn_kwargs = conn_kwargs
+        self.socket_buffers = socket_buffers
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.server: asyncio.base_events.Server | None = None
@@ -56,6 +59,7 @@ class Server:
         return conn
 
     def _start(self, conn: Connection) -> None:
+        apply_buffer_sizes(conn.transport_.get_extra_info("socket"), *self.socket_buffers)
         task = asyncio.get_running_loop().create_task(self._serve_one(conn))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -182,6 +186,7 @@ async def serve(handler: Handler | None, host: str | None, port: int, *,
                 ping_timeout: float | None = 20.0, auto_pong: bool = True,
                 read_buffer_size: int = 64 * 1024, limit: int = DEFAULT_LIMIT,
                 listener_factory: Callable[[], Any] | None = None,
+                so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
                 **create_server_kwargs: Any) -> Server:
     """Listen on ``host:port`` and run ``handler(conn)`` for each WebSocket connection.
 
@@ -192,9 +197,12 @@ async def serve(handler: Handler | None, host: str | None, port: int, *,
     ``TlsConfig.server(...)`` to serve ``wss://``. ``listener_factory``
     (with ``handler=None``): each connection gets ``listener_factory()``, a
     ``ws.Listener`` called from the receive path (no task per message).
+    ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF of every accepted
+    connection (None: the kernel's autotuning).
     """
+    check_buffer_sizes(so_rcvbuf, so_sndbuf)
     server = Server(handler, tls=tls, subprotocols=subprotocols, open_timeout=open_timeout,
-                    listener_factory=listener_factory,
+                    listener_factory=listener_factory, socket_buffers=(so_rcvbuf, so_sndbuf),
                     ping_interval=ping_interval, ping_timeout=ping_timeout,
                     conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
                                      read_buffer_size=read_buffer_size, limit=limit,

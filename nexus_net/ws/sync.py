@@ -13,6 +13,7 @@ import time
 from typing import Any, Sequence
 
 from nexus_net._blocking_io import BlockingIo
+from nexus_net._sockopts import apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
@@ -166,6 +167,11 @@ class Connection:
             log.debug("send failed: %r", exc)
             self._lost()
             raise self._closed_exc() from exc
+
+    @property
+    def socket_buffers(self) -> Any:
+        """The kernel's SO_RCVBUF / SO_SNDBUF of this connection (``SocketBuffers``)."""
+        return buffer_sizes_of(self.sock)
 
     def send_text(self, text: str) -> None:
         self.session.check_send()
@@ -330,7 +336,8 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
             max_redirects: int = 5, ping_interval: float | None = 20.0,
             ping_timeout: float | None = 20.0, reconnect: bool = False,
             backoff_initial: float = 0.1, backoff_factor: float = 2.0, backoff_max: float = 30.0,
-            backoff_reset: float = 60.0, max_attempts: int | None = None) -> Any:
+            backoff_reset: float = 60.0, max_attempts: int | None = None,
+            so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Any:
     """Open a blocking WebSocket connection; arguments as for ``ws.connect``.
 
     ``ping_interval``/``ping_timeout`` (20 s/20 s): keepalive pings, checked
@@ -339,8 +346,10 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
     reconnect=True)`` yields a fresh connection each time the previous one
     ended for a retryable reason (backoff and retry rules as ``ws.connect``).
     """
+    check_buffer_sizes(so_rcvbuf, so_sndbuf)
+
     def open_one() -> Connection:
-        return _open(url, headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
+        return _open(url, socket_buffers=(so_rcvbuf, so_sndbuf), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
                      nodelay=nodelay, open_timeout=open_timeout, close_timeout=close_timeout,
                      max_message_size=max_message_size, max_frame_size=max_frame_size,
                      auto_pong=auto_pong, read_buffer_size=read_buffer_size,
@@ -398,7 +407,8 @@ class ConnectionIterator:
 def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin: str | None, tls: Any,
           nodelay: bool, open_timeout: float | None, close_timeout: float, max_message_size: int,
           max_frame_size: int | None, auto_pong: bool, read_buffer_size: int, max_redirects: int,
-          ping_interval: float | None, ping_timeout: float | None) -> Connection:
+          ping_interval: float | None, ping_timeout: float | None,
+          socket_buffers: tuple[int | None, int | None] = (None, None)) -> Connection:
     wsurl = parse_url(url)
     if tls is not None and not wsurl.secure:
         raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
@@ -412,7 +422,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
         if wsurl.secure and tls is None:
             tls = TlsConfig()
         result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
-                            tls if wsurl.secure else None)
+                            tls if wsurl.secure else None, socket_buffers)
         if isinstance(result, Connection):
             result.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
             result.ping_timeout = ping_timeout
@@ -432,7 +442,8 @@ def _remaining(deadline: float | None, url: WsUrl) -> float | None:
 
 def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offered: list[str],
                origin: str | None, nodelay: bool, deadline: float | None,
-               close_timeout: float, tls: TlsConfig | None) -> Connection | WsUrl:
+               close_timeout: float, tls: TlsConfig | None,
+               socket_buffers: tuple[int | None, int | None] = (None, None)) -> Connection | WsUrl:
     try:
         sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
     except socket.timeout:
@@ -441,6 +452,7 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
     try:
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        apply_buffer_sizes(sock, *socket_buffers)
         if io.codec is not None:
             sock.settimeout(_remaining(deadline, url))
             try:
