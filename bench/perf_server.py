@@ -23,6 +23,9 @@ write coalescing, broadcast.
    worst case for coalescing) and bursts of 50 broadcasts per iteration.
    Delivered messages per second are counted by the client (first to last
    message); every message must arrive.
+4. Large messages (1 MiB and 16 MiB), our server -> our client, the client's
+   SO_RCVBUF left to autotuning or capped at 128 KiB / 256 KiB / 1 MiB
+   (``ws.connect(so_rcvbuf=...)``), MB/s of payload.
 
 Everything runs on uvloop. Never a test: the numbers depend on the machine.
 """
@@ -66,6 +69,13 @@ async def run_server(kind: str, count: int, conns: int, burst: int) -> None:
                 send = conn.send_binary
                 for _ in range(count):
                     await send(PAYLOAD)
+                await conn.close()
+        elif kind.startswith("nexus-big-"):
+            big = bytes(range(256)) * (int(kind.rsplit("-", 1)[1]) // 256)
+
+            async def handler(conn: Any) -> None:
+                for _ in range(count):
+                    await conn.send_binary(big)
                 await conn.close()
         elif kind.startswith("nexus-echo"):
             async def handler(conn: Any) -> None:
@@ -187,6 +197,23 @@ async def rtt_nexus(url: str, n: int, warm: int, coalesce: bool) -> list[int]:
     return out
 
 
+async def big_client(url: str, expected: int, so_rcvbuf: int | None) -> tuple[int, float, Any]:
+    """Receive ``expected`` large messages; (bytes, seconds, socket_buffers)."""
+    from nexus_net import ws
+    conn = await ws.connect(url, ping_interval=None, so_rcvbuf=so_rcvbuf, max_message_size=64 * 1024 * 1024,
+                            limit=64 * 1024 * 1024)
+    buffers = conn.socket_buffers
+    n = got = 0
+    t0 = time.perf_counter()
+    async for msg in conn:
+        got += len(msg)
+        n += 1
+    seconds = time.perf_counter() - t0
+    if n != expected:
+        raise SystemExit(f"big: {n} of {expected} messages")
+    return got, seconds, buffers
+
+
 async def broadcast_client(url: str, conns: int, expected_each: int) -> tuple[int, float]:
     """``conns`` listener connections counting messages; (delivered, seconds
     from the first message to the last)."""
@@ -292,6 +319,29 @@ def broadcasts(args: argparse.Namespace) -> list[tuple[str, int, float, list[flo
     return rows
 
 
+def big_messages(args: argparse.Namespace) -> list[tuple[int, str, float, list[float], Any]]:
+    rows = []
+    for size, count in ((1 << 20, 200), (16 << 20, 16)):
+        caps: list[tuple[str, int | None]] = [("default (autotuned)", None), ("128 KiB", 128 * 1024),
+                                              ("256 KiB", 256 * 1024), ("1 MiB", 1 << 20)]
+        rates: dict[str, list[float]] = {name: [] for name, _ in caps}
+        seen: dict[str, Any] = {}
+        for rep in range(args.reps):
+            for name, cap in caps[rep % len(caps):] + caps[:rep % len(caps)]:
+                server = ServerProcess(f"nexus-big-{size}", 1, count)
+                try:
+                    got, seconds, buffers = L.run(big_client(server.url, count, cap))
+                finally:
+                    server.stop()
+                rates[name].append(got / seconds / 1e6)
+                seen[name] = buffers
+                print(f"    {size >> 20} MiB rep {rep + 1}: SO_RCVBUF {name:<20} {got / seconds / 1e6:8.0f} MB/s",
+                      file=sys.stderr, flush=True)
+        for name, _ in caps:
+            rows.append((size, name, statistics.median(rates[name]), rates[name], seen[name]))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=2_000_000)
@@ -301,7 +351,7 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=1_000)
     ap.add_argument("--broadcasts", type=int, default=1_000)
     ap.add_argument("--burst", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--only", choices=["push", "rtt", "broadcast"])
+    ap.add_argument("--only", choices=["push", "rtt", "broadcast", "big"])
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--serve")
     ap.add_argument("--cpu", type=int, default=0)
@@ -338,6 +388,8 @@ def main() -> None:
                   f"{st['p50'] / off:.3f}x |" if md else
                   f"  {name:<30} p50 {st['p50']:7.1f}  p99 {st['p99']:7.1f}  p99.9 {st['p999']:7.1f}  "
                   f"({st['p50'] / off:.3f}x off)")
+    if args.only in (None, "big"):
+        print_big(args)
     if args.only in (None, "broadcast"):
         print(f"\nbroadcast: {args.conns:,} connections x {args.broadcasts:,} broadcasts of 40 B, server CPU 1, "
               f"client CPU 0, messages delivered per second (client-side), median of {args.reps}", flush=True)
@@ -350,6 +402,19 @@ def main() -> None:
             per = " / ".join(f"{r / 1e6:.2f} M" for r in reps) + (f" ({note})" if note else "")
             print(f"| {name} | {burst} | {rate:,.0f} | {per} | {rate / base:.2f}x |" if md else
                   f"  {name:<28} burst {burst:>3}  {rate:>14,.0f} msg/s  ({rate / base:.2f}x websockets) {note}")
+
+
+def print_big(args: argparse.Namespace) -> None:
+    print(f"\nlarge messages, our server -> our client (server CPU 1, client CPU 0), client SO_RCVBUF "
+          f"capped or not, MB/s, median of {args.reps}", flush=True)
+    rows = big_messages(args)
+    if args.markdown:
+        print("\n| message | client SO_RCVBUF asked | kernel rcvbuf at connect | MB/s (median) | per rep |\n"
+              "|---|---|---:|---:|---|")
+    for size, name, rate, reps, buffers in rows:
+        per = " / ".join(f"{r:.0f}" for r in reps)
+        print(f"| {size >> 20} MiB | {name} | {buffers.rcvbuf:,} | {rate:,.0f} | {per} |" if args.markdown else
+              f"  {size >> 20:>2} MiB  {name:<20} rcvbuf {buffers.rcvbuf:>10,}  {rate:8.0f} MB/s")
 
 
 if __name__ == "__main__":

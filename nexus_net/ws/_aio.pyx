@@ -83,7 +83,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         # With TLS the socket fills the ciphertext buffer; plaintext is
         # decrypted into the reader's buffer in buffer_updated.
         cdef ReadBuf b = self.reader.buf if self.tls is None else self.tls.cipher
-        cdef char* tail = b.reserve(MIN_READ)
+        cdef Py_ssize_t need = MIN_READ
+        if self.tls is None and self.reader.missing() > need:
+            need = self.reader.missing()     # the rest of a large frame, in one allocation
+        cdef char* tail = b.reserve(need)
         # A span without an owner is safe here: the transport fills it and
         # calls buffer_updated() before anything else can touch the buffer.
         # Re-pointing one span per connection allocates nothing per read.

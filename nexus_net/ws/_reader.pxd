@@ -39,6 +39,14 @@ cdef class FrameReader:
     cdef object failure         # the ProtocolError that ended this reader
 
     cdef Message next_message(self)
+
+    cdef inline Py_ssize_t missing(self) noexcept:
+        """Bytes of the frame being parsed that have not arrived yet (0 when no
+        header is parsed): reading reserves room for all of them at once, so a
+        large frame never grows the buffer by doubling and copying."""
+        if not self.in_payload:
+            return 0
+        return self.f_hdr + self.f_len - (self.buf.end - self.buf.start)
     cdef int fail(self, exc) except -1
     cdef int append_fragment(self, const unsigned char* src, Py_ssize_t n) except -1
     cdef int check_close(self, const unsigned char* payload, Py_ssize_t n) except -1
