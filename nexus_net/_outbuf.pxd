@@ -13,7 +13,6 @@ cdef class Coalescer:
     cdef public TlsCodec tls        # encrypt on the way out (None: plain TCP)
     cdef WriteBuf pending           # frames waiting for the end of the loop step (lazy)
     cdef unsigned long long last_turn
-    cdef double last_at             # monotonic time of the last write to the transport
     cdef bint armed                 # a flush is scheduled with call_soon
     cdef bint closed                # the transport is gone: nothing more is written
     cdef public bint coalesce       # False: every send is its own write (benchmarks, tests)

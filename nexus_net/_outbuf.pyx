@@ -15,10 +15,13 @@ The rule ("when does my message hit the wire", docs/websocket.md):
 "The same loop step" needs no per-message callback: a global counter moves
 whenever control has demonstrably been back in the event loop (bytes received
 by any of our protocols, one of our flush callbacks, a keepalive tick). If it
-has not moved since this connection's last write, and that write was less
-than ``SAME_STEP`` ago, the send joins the buffer. A send that is only
-mistaken for the same step waits at most one loop iteration, never longer;
-the clock bound keeps a task that sleeps between sends on the direct path.
+has not moved since this connection's last write, and some write of ours
+happened less than ``SAME_STEP`` ago (the process has been writing without a
+pause), the send joins the buffer. A send that is only mistaken for the same
+step waits at most one loop iteration, never longer; the pause rule keeps a
+task that sleeps between sends on the direct path, and lets a broadcast to
+thousands of connections (milliseconds between two writes to the same one)
+coalesce.
 
 Flow control stays the transport's: the buffer is handed to it at the latest
 at the end of the iteration, and senders see its pause_writing as before.
@@ -34,11 +37,12 @@ from nexus_net.buf cimport WriteBuf
 # Moves whenever the event loop has run something of ours since: see above.
 cdef unsigned long long _turn = 1
 
-# A write this recent, with no turn of the loop seen since, is taken to be in
-# the same loop step. Far longer than the gap between two sends of one step
-# (nanoseconds to a few microseconds), far shorter than any timer a sender
-# sleeps on.
+# A pause this long without any write of ours ends a loop step as far as
+# coalescing is concerned. Far longer than the gap between two writes of one
+# busy step (nanoseconds to a few microseconds), far shorter than any timer a
+# sender sleeps on.
 cdef double SAME_STEP = 50e-6
+cdef double _last_write_at = 0.0   # monotonic time of the latest transport write of ours
 
 # Frames at least this large are never copied into the buffer: what is pending
 # is written first, then the frame on its own.
@@ -81,7 +85,7 @@ cdef class Coalescer:
             return False
         if self.last_turn != _turn or not self.coalesce:
             return True
-        return monotonic() - self.last_at > SAME_STEP
+        return monotonic() - _last_write_at > SAME_STEP
 
     cdef int send(self, object data) except -1:
         """Send ready-made bytes (a frame): at once, or appended to this loop
@@ -103,8 +107,6 @@ cdef class Coalescer:
             memcpy(wb.reserve(n), &src[0], n)
             wb.end += n
             return self.appended()
-        self.last_turn = _turn
-        self.last_at = monotonic()
         return 0
 
     cdef int write_now(self, object data) except -1:
@@ -113,8 +115,6 @@ cdef class Coalescer:
             return 0
         self.flush()
         self.sink(data)
-        self.last_turn = _turn
-        self.last_at = monotonic()
         return 0
 
     cdef WriteBuf buffer(self):
@@ -143,8 +143,6 @@ cdef class Coalescer:
         if self.closed:
             return 0
         self.sink(data)
-        self.last_turn = _turn
-        self.last_at = monotonic()
         return 0
 
     def _flush_soon(self):
@@ -161,11 +159,14 @@ cdef class Coalescer:
         return 0
 
     cdef int sink(self, object data) except -1:
+        global _last_write_at
         self.writes += 1
         if self.tls is None:
             self.write(data)
         else:
             self.tls.encrypt_to(data, self.write)
+        self.last_turn = _turn
+        _last_write_at = monotonic()
         return 0
 
     @property

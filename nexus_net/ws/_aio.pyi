@@ -10,6 +10,7 @@ from nexus_net._tls import TlsCodec
 from nexus_net.ws._reader import Message
 from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
+from nexus_net.ws.keepalive import Keepalive
 from nexus_net.ws.stats import ConnectionStats
 
 DEFAULT_LIMIT: int
@@ -17,7 +18,7 @@ DEFAULT_LIMIT: int
 class Connection(Session, asyncio.BufferedProtocol):
     close_timeout: float
     out: Coalescer
-    keepalive_task: asyncio.Task[None] | None
+    keepalive_task: Keepalive | None
     subprotocol: str | None
     request_path: str | None
     request_headers: list[tuple[str, str]]

@@ -31,6 +31,7 @@ from nexus_net.ws.errors import (ConcurrencyError, ConnectionClosedError, Connec
                                  InvalidHandshakeRequest, InvalidHandshakeResponse)
 from nexus_net.ws.enums import Role
 from nexus_net.ws.handshake import MAX_HEAD_BYTES
+from nexus_net.ws.keepalive import start_keepalive
 from nexus_net.ws.stats import ConnectionStats
 
 log = logging.getLogger("nexus_net.ws")
@@ -420,34 +421,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         self.state = OPEN
         self.opened_ns = wall_ns()
         if ping_interval is not None and ping_interval > 0:
-            self.keepalive_task = self.loop.create_task(
-                self._keepalive(ping_interval, ping_timeout))
+            # one timer per loop for every connection, not a task each
+            self.keepalive_task = start_keepalive(self, self.loop, ping_interval, ping_timeout)
         if self.listener is not None:
             self.start_listener()
-
-    async def _keepalive(self, double interval, timeout):
-        cdef long long before
-        while self.state == OPEN:
-            await asyncio.sleep(interval)
-            if self.state != OPEN:
-                return
-            before = self.bytes_received
-            sent_at = monotonic()        # (uvloop's loop.time() has 1 ms steps)
-            pong = self.ping()
-            pong.add_done_callback(lambda f, t=sent_at: self._pong_seen(f, t))
-            if timeout is None:
-                continue
-            try:
-                await asyncio.wait_for(asyncio.shield(pong), timeout)
-            except asyncio.TimeoutError:
-                # Any bytes from the peer prove it is alive, even if nobody
-                # was reading to see the pong.
-                if self.bytes_received == before and self.state == OPEN:
-                    log.warning("no answer to a keepalive ping within %.1fs; closing with 1011", timeout)
-                    self.fail_connection(1011, "keepalive ping timeout")
-                    return
-            except Exception:
-                return
 
     def _pong_seen(self, future, double sent_at):
         if not future.cancelled() and future.exception() is None:

@@ -1,0 +1,116 @@
+"""Keepalive from one scheduler per loop (issue 12): no task per connection,
+pings spread out, dead peers failed with 1011, live peers (pong or any byte)
+kept, closed connections leave the scheduler. Peers: our client and server,
+websockets, a raw TCP peer that never answers."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from websockets.asyncio.client import connect as ws_connect
+
+from nexus_net import ws
+from nexus_net.ws.keepalive import GRANULARITY, Keepalive, KeepaliveScheduler, scheduler_for
+from wsutil import accept_handshake, nexus_server, raw_server
+
+
+def url_of(server):
+    return f"ws://127.0.0.1:{server.port}/"
+
+
+async def test_connections_share_one_scheduler_and_no_task_each():
+    async with nexus_server(ping_interval=30, ping_timeout=10) as server:
+        tasks_before = len(asyncio.all_tasks())
+        clients = [await ws.connect(url_of(server), ping_interval=30) for _ in range(40)]
+        await asyncio.sleep(0.05)
+        assert all(isinstance(c.keepalive_task, Keepalive) for c in clients)
+        sched = scheduler_for(asyncio.get_running_loop())
+        assert len(sched) == 80                      # both ends of 40 connections
+        # the server's handler tasks are the only new tasks (one per connection)
+        assert len(asyncio.all_tasks()) - tasks_before == 40
+        for c in clients:
+            await c.close()
+        await asyncio.sleep(0.05)
+        assert len(sched) == 0
+
+
+async def test_first_pings_are_spread_over_half_an_interval():
+    async with nexus_server() as server:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        clients = [await ws.connect(url_of(server), ping_interval=10) for _ in range(100)]
+        t1 = loop.time()
+        sched = scheduler_for(loop)
+        deadlines = sorted(when for when, _, entry in sched.heap if not entry.cancelled)
+        assert len(deadlines) == 100
+        assert t0 + 5 <= deadlines[0] and deadlines[-1] <= t1 + 10
+        assert deadlines[-1] - deadlines[0] > 1.0         # not one instant (uniform over 5 s)
+        for c in clients:
+            await c.close()
+
+
+async def test_the_scheduler_pings_and_measures_the_round_trip_against_websockets():
+    async with nexus_server(ping_interval=0.05, ping_timeout=5) as server:
+        async with ws_connect(url_of(server), ping_interval=None) as peer:
+            side = None
+            for _ in range(500):
+                side = next(iter(server.connections), None)
+                if side is not None and side.ping_rtt is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert side is not None and side.ping_rtt is not None and side.ping_rtt >= 0
+            assert not side.closed
+            await peer.send("still here")                   # and it kept serving
+            assert await peer.recv() == "still here"
+
+
+async def test_a_peer_that_never_answers_is_failed_with_1011():
+    got = asyncio.get_running_loop().create_future()
+
+    async def silent(reader, writer):
+        await accept_handshake(reader, writer)
+        data = b""
+        while not got.done():
+            chunk = await reader.read(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\x88" in data:                                     # our close frame
+                got.set_result(data)
+
+    async with raw_server(silent) as port:
+        conn = await ws.connect(f"ws://127.0.0.1:{port}/", ping_interval=0.05, ping_timeout=0.1)
+        data = await asyncio.wait_for(got, 10)
+        assert data[0] & 0x0F == 0x9                               # a ping came first
+        try:
+            await asyncio.wait_for(conn.recv(), 10)
+        except ws.ConnectionClosedError as exc:
+            assert exc.code == 1011 and "keepalive" in exc.reason
+        else:
+            raise AssertionError("recv() should report the keepalive failure")
+
+
+async def test_a_closed_connection_is_not_kept_alive_by_the_scheduler():
+    async with nexus_server() as server:
+        conn = await ws.connect(url_of(server), ping_interval=30)
+        entry = conn.keepalive_task
+        before = sum(type(o) is ws.Connection for o in gc.get_objects())
+        await conn.close()
+        del conn
+        gc.collect()
+        assert entry.cancelled and entry.conn is None      # the heap entry let go of it
+        assert sum(type(o) is ws.Connection for o in gc.get_objects()) < before
+
+
+async def test_nearby_deadlines_share_one_wakeup():
+    loop = asyncio.get_running_loop()
+    sched = KeepaliveScheduler(loop, rand=lambda: 0.0)       # every first ping at interval / 2
+    async with nexus_server() as server:
+        clients = [await ws.connect(url_of(server), ping_interval=None) for _ in range(20)]
+        for c in clients:
+            sched.add(c, 0.2, None)
+        await asyncio.sleep(0.1 + 4 * GRANULARITY)
+        assert sched.wakeups == 1                             # 20 pings, one timer callback
+        for c in clients:
+            await c.close()
