@@ -271,7 +271,22 @@ def push(args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
                 raise SystemExit(f"{name}: counted {got} of {n}")
             rates[name].append(n / seconds)
             print(f"    rep {rep + 1}: {name:<70} {n / seconds:>12,.0f} msg/s", file=sys.stderr, flush=True)
+    floor = [L.run(await_floor(args.messages)) for _ in range(args.reps)]
+    rates["floor: a loop of one C call + one await of a complete awaitable, no I/O (in process)"] = floor
     return [(name, statistics.median(v), v) for name, v in rates.items()]
+
+
+async def await_floor(n: int) -> float:
+    """The interpreter's floor for "one call and one await per message": a
+    loop calling a C method and awaiting an already-complete awaitable, no I/O
+    at all (our send_* return such an awaitable). Messages per second."""
+    from nexus_net._waiter import Ready
+    ready, call = Ready(), {}.get
+    t0 = time.perf_counter()
+    for _ in range(n):
+        call(PAYLOAD)
+        await ready
+    return n / (time.perf_counter() - t0)
 
 
 def round_trip(args: argparse.Namespace) -> list[tuple[str, dict[str, float], list[float]]]:

@@ -22,6 +22,7 @@ cdef class ReadBuf:
     cdef Py_ssize_t max_capacity
 
     cdef char* reserve(self, Py_ssize_t need) except NULL
+    cdef bint release(self) except -1
     cdef inline void drop(self, Py_ssize_t n) noexcept:
         self.start += n
         if self.start == self.end and self.slab.pins == 0:

@@ -90,6 +90,25 @@ cdef class ReadBuf:
         self.start = 0
         self.end = 0
 
+    cdef bint release(self) except -1:
+        """Let go of the slab while nothing unread is in it (an idle
+        connection, or one after a burst of large messages): its memory is
+        freed now, or, if messages still view it, when the last of them goes
+        (they keep it alive, as when reading moves on to a fresh slab). The
+        next ``reserve`` allocates ``initial_capacity`` again. Returns whether
+        a slab was let go."""
+        if self.end != self.start or self.cap == 0:
+            return False
+        self.slab = Slab.__new__(Slab)       # (the old one is freed with its last viewer)
+        self.data = NULL
+        self.cap = 0
+        self.start = self.end = 0
+        return True
+
+    def release_memory(self):
+        """Python access to ``release`` (tests)."""
+        return self.release()
+
     cdef char* reserve(self, Py_ssize_t need) except NULL:
         """Make ``need`` bytes free at the tail; return a pointer to them."""
         cdef Py_ssize_t unread = self.end - self.start
@@ -110,7 +129,7 @@ cdef class ReadBuf:
                 self.end = unread
             if self.cap - self.end >= need:
                 return self.data + self.end
-            newcap = self.cap
+            newcap = self.cap if self.cap >= self.initial_capacity else self.initial_capacity
             while newcap < want:
                 newcap *= 2
             if newcap > self.max_capacity:

@@ -114,3 +114,62 @@ async def test_nearby_deadlines_share_one_wakeup():
         assert sched.wakeups == 1                             # 20 pings, one timer callback
         for c in clients:
             await c.close()
+
+
+# ---- idle memory: no receive slab while nothing is buffered ----------------------
+
+def test_a_read_buffer_gives_its_memory_back_only_when_empty_and_unviewed():
+    from nexus_net.buf import ReadBuf
+    buf = ReadBuf(4096)
+    buf.feed(b"abc")
+    assert not buf.release_memory()            # bytes still unread
+    view = buf.readable()
+    buf.consume(3)
+    assert buf.release_memory()                # let go of; the view keeps its bytes alive
+    assert view.tobytes() == b"abc"
+    view.release()
+    assert not buf.release_memory()            # nothing left to let go of
+    assert len(buf.writable(1)) >= 4096        # allocated again on demand
+    buf.feed(b"xyz")
+    assert bytes(buf.readable()) == b"xyz"
+
+
+async def test_idle_connections_hold_no_receive_slab_and_still_work():
+    async with nexus_server() as server:
+        conn = await ws.connect(url_of(server), ping_interval=None)
+        assert conn.reader.buffer_capacity == 0            # released after the handshake
+        big = bytes(range(256)) * 4096                     # 1 MiB grows the buffer...
+        await conn.send_binary(big)
+        msg = await conn.recv()
+        assert msg.bytes() == big
+        assert conn.shrink_buffers() and conn.reader.buffer_capacity == 0
+        assert msg.bytes() == big                          # a held message keeps its own bytes
+        del msg
+        await conn.send_text("after")
+        assert (await conn.recv()).text() == "after"
+        await conn.close()
+
+
+async def test_keepalive_ticks_shrink_idle_connections():
+    async with nexus_server() as server:
+        conn = await ws.connect(url_of(server), ping_interval=0.2, ping_timeout=5)
+        got = []
+
+        async def read():                      # a reader, as a feed has: pongs are consumed
+            async for msg in conn:
+                got.append(len(msg))
+
+        reader = asyncio.ensure_future(read())
+        await conn.send_binary(bytes(1 << 20))
+        for _ in range(500):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [1 << 20]
+        for _ in range(500):
+            if conn.reader.buffer_capacity == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert conn.reader.buffer_capacity == 0
+        await conn.close()
+        await reader

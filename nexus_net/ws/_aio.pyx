@@ -415,11 +415,22 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             finally:
                 self.recv_waiter = None
 
+    def shrink_buffers(self):
+        """Give back the receive buffer's memory while nothing is buffered
+        (it is allocated again when bytes arrive): done after the opening
+        handshake and at every keepalive ping, so idle connections and
+        connections after a burst of large messages hold no receive slab."""
+        released = self.reader.buf.release()
+        if self.tls is not None:
+            released = self.tls.cipher.release() or released
+        return released
+
     def opened(self, ping_interval=None, ping_timeout=None):
         """Switch to OPEN once the handshake succeeded; start keepalive pings.
         In listener mode: call ``on_open``, then deliver what is already buffered."""
         self.state = OPEN
         self.opened_ns = wall_ns()
+        self.shrink_buffers()
         if ping_interval is not None and ping_interval > 0:
             # one timer per loop for every connection, not a task each
             self.keepalive_task = start_keepalive(self, self.loop, ping_interval, ping_timeout)

@@ -19,7 +19,8 @@ cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 cdef object _ROLE_CLIENT = Role.CLIENT
-cdef Py_ssize_t KEY_POOL = 4096          # 1024 mask keys per os.urandom call
+cdef Py_ssize_t KEY_POOL = 4096          # 1024 mask keys per os.urandom call (at most)
+cdef Py_ssize_t FIRST_KEYS = 64          # the first refill: 16 keys
 
 
 cdef inline Py_ssize_t header_size(Py_ssize_t n, bint masking) noexcept:
@@ -62,8 +63,16 @@ cdef class FrameWriter:
         return header_size(payload_len, self.masking) + payload_len
 
     cdef const unsigned char* next_key(self):
-        if self.key_pos >= KEY_POOL:
-            self.keys = os.urandom(KEY_POOL)
+        cdef Py_ssize_t size
+        if self.key_pos >= PyBytes_GET_SIZE(self.keys):
+            # The pool starts small and doubles per refill up to KEY_POOL: an
+            # idle connection that sent a few frames holds 64 bytes, not 4 KiB.
+            size = 2 * PyBytes_GET_SIZE(self.keys)
+            if size < FIRST_KEYS:
+                size = FIRST_KEYS
+            elif size > KEY_POOL:
+                size = KEY_POOL
+            self.keys = os.urandom(size)
             self.key_pos = 0
         self.key_pos += 4
         return <const unsigned char*>PyBytes_AS_STRING(self.keys) + self.key_pos - 4

@@ -66,6 +66,7 @@ class Keepalive:
         if conn.state != OPEN or conn.lost:
             return None
         if self.pong is None:
+            conn.shrink_buffers()                 # idle or after a burst: no receive slab kept
             self.before = conn.bytes_received
             self.sent_at = now
             try:
@@ -74,7 +75,11 @@ class Keepalive:
                 log.debug("keepalive ping not sent: %r", exc)
                 return None
             started = time.monotonic()          # (uvloop's loop.time() has 1 ms steps)
-            pong.add_done_callback(lambda f, t=started: conn._pong_seen(f, t))
+
+            def answered(f: Any, conn: Any = conn, t: float = started) -> None:
+                conn._pong_seen(f, t)
+                conn.shrink_buffers()             # the pong was read: nothing need stay allocated
+            pong.add_done_callback(answered)
             if self.timeout is None:
                 return now + self.interval
             self.pong = pong
