@@ -6,6 +6,10 @@ from nexus_net.buf cimport WriteBuf
 
 cdef void loop_turned() noexcept
 
+# Frames at least this large never go through the coalescing buffer (no copy).
+cdef enum:
+    LARGE_FRAME = 16 * 1024
+
 
 cdef class Coalescer:
     cdef object loop

@@ -44,9 +44,9 @@ cdef unsigned long long _turn = 1
 cdef double SAME_STEP = 50e-6
 cdef double _last_write_at = 0.0   # monotonic time of the latest transport write of ours
 
-# Frames at least this large are never copied into the buffer: what is pending
-# is written first, then the frame on its own.
-cdef Py_ssize_t LARGE_FRAME = 16 * 1024
+# LARGE_FRAME (in the .pxd, shared with the WebSocket send path): frames at
+# least this large are never copied into the buffer; what is pending is
+# written first, then the frame on its own.
 
 DEFAULT_FLUSH_AT = 64 * 1024
 # The buffer starts small and grows as needed. It lives only while a loop
@@ -136,12 +136,10 @@ cdef class Coalescer:
         """Write what is pending now (before closing, at a size threshold, at
         the end of a callback or of the loop iteration)."""
         cdef WriteBuf wb = self.pending
-        if wb is None or not wb.end:
+        if wb is None or not wb.end or self.closed:
             return 0
         data = PyBytes_FromStringAndSize(wb.data, wb.end)
-        wb.start = wb.end = 0
-        if self.closed:
-            return 0
+        wb.end = 0
         self.sink(data)
         return 0
 
@@ -155,7 +153,7 @@ cdef class Coalescer:
         """The transport is gone: drop what is pending, write nothing more."""
         self.closed = True
         if self.pending is not None:
-            self.pending.start = self.pending.end = 0
+            self.pending.end = 0
         return 0
 
     cdef int sink(self, object data) except -1:
@@ -173,15 +171,3 @@ cdef class Coalescer:
     def pending_size(self):
         """Bytes appended and not yet handed to the transport."""
         return self.pending.end if self.pending is not None else 0
-
-    def send_bytes(self, data):
-        """Python access to ``send`` (tests)."""
-        self.send(data)
-
-    def write_bytes(self, data):
-        """Python access to ``write_now``."""
-        self.write_now(data)
-
-    def flush_now(self):
-        """Python access to ``flush``."""
-        self.flush()

@@ -17,7 +17,7 @@ from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from nexus_net._clock cimport monotonic, wall_ns
-from nexus_net._outbuf cimport Coalescer, loop_turned
+from nexus_net._outbuf cimport LARGE_FRAME, Coalescer, loop_turned
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
@@ -39,7 +39,6 @@ log = logging.getLogger("nexus_net.ws")
 
 cdef object _READY = Ready()      # send_*() return it when nothing has to wait
 cdef Py_ssize_t MIN_READ = 16 * 1024
-cdef Py_ssize_t LARGE_PAYLOAD = 16 * 1024   # never copied into the coalescing buffer
 DEFAULT_LIMIT = 4 * 1024 * 1024
 
 
@@ -84,10 +83,9 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         # With TLS the socket fills the ciphertext buffer; plaintext is
         # decrypted into the reader's buffer in buffer_updated.
         cdef ReadBuf b = self.reader.buf if self.tls is None else self.tls.cipher
-        cdef Py_ssize_t need = MIN_READ
-        if self.tls is None and self.reader.missing() > need:
-            need = self.reader.missing()     # the rest of a large frame, in one allocation
-        cdef char* tail = b.reserve(need)
+        cdef Py_ssize_t need = self.reader.missing() if self.tls is None else 0
+        # (the rest of a large frame is reserved in one allocation)
+        cdef char* tail = b.reserve(need if need > MIN_READ else MIN_READ)
         # A span without an owner is safe here: the transport fills it and
         # calls buffer_updated() before anything else can touch the buffer.
         # Re-pointing one span per connection allocates nothing per read.
@@ -324,15 +322,20 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         cdef Coalescer out = self.out
         cdef WriteBuf wb
         cdef Py_ssize_t before
-        if self.lost:
+        if self.lost or out.closed:          # (closed: TLS failed, the transport was aborted)
             self.writer.emit_data(opcode, data, None, True)   # still checks the arguments
             return 0
-        if out.can_write_now() or len(data) >= LARGE_PAYLOAD:
-            # (a large frame is not copied into the buffer: send() writes
-            # what is pending first, then the frame)
+        # The decision is taken once, here: the frame goes to the sink, or
+        # (large: never copied into the buffer) after what is pending, or is
+        # encoded straight into the loop step's buffer.
+        if out.can_write_now():
             frame = self.writer.emit_data(opcode, data, None, True)
             self.bytes_sent += len(frame)
-            out.send(frame)
+            out.sink(frame)
+        elif len(data) >= LARGE_FRAME:
+            frame = self.writer.emit_data(opcode, data, None, True)
+            self.bytes_sent += len(frame)
+            out.write_now(frame)
         else:
             wb = out.buffer()
             before = wb.end
