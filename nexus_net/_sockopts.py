@@ -36,8 +36,13 @@ def check_buffer_sizes(so_rcvbuf: Any, so_sndbuf: Any) -> None:
 
 
 def apply_buffer_sizes(sock: Any, so_rcvbuf: int | None, so_sndbuf: int | None) -> None:
-    """Set the sizes that are not None on ``sock`` (a socket or asyncio's
-    transport socket)."""
+    """Set the sizes that are not None on ``sock``: a socket, or an asyncio
+    transport (its socket is looked up only when there is something to set,
+    so the default costs nothing per connection)."""
+    if so_rcvbuf is None and so_sndbuf is None:
+        return
+    if hasattr(sock, "get_extra_info"):
+        sock = sock.get_extra_info("socket")
     if sock is None:
         return
     if so_rcvbuf is not None:

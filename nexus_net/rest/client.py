@@ -66,7 +66,7 @@ class Client(ClientCore):
         try:
             transport, _ = await asyncio.wait_for(loop.create_connection(lambda: proto, self.host, self.port),
                                                   self.connect_timeout)
-            apply_buffer_sizes(transport.get_extra_info("socket"), *self.buffer_sizes)
+            apply_buffer_sizes(transport, *self.buffer_sizes)
             if codec is not None:
                 await asyncio.wait_for(proto.tls_handshake(), self.connect_timeout)
         except asyncio.TimeoutError:

@@ -87,7 +87,7 @@ class connect:
                  so_sndbuf: int | None = None) -> None:
         self.url = parse_url(url)
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
-        self.socket_buffers = (so_rcvbuf, so_sndbuf)
+        self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         if tls is not None and not self.url.secure:
             raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
         if (on_connect is not None or on_disconnect is not None) and not reconnect:
@@ -174,7 +174,7 @@ class connect:
         try:
             if not self.nodelay:
                 conn.set_nodelay(False)
-            apply_buffer_sizes(transport.get_extra_info("socket"), *self.socket_buffers)
+            apply_buffer_sizes(transport, *self.buffer_sizes)
             if url.secure:
                 await conn.tls_handshake()
             request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,

@@ -32,7 +32,7 @@ class Server:
                  open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
                  ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any],
                  listener_factory: Callable[[], Any] | None = None,
-                 socket_buffers: tuple[int | None, int | None] = (None, None)) -> None:
+                 buffer_sizes: tuple[int | None, int | None] = (None, None)) -> None:
         if (handler is None) == (listener_factory is None):
             raise ValueError("serve() needs either a handler or a listener_factory (not both)")
         self.handler = handler
@@ -44,7 +44,7 @@ class Server:
         self.open_timeout = open_timeout
         self.ping = (ping_interval, ping_timeout)
         self.conn_kwargs = conn_kwargs
-        self.socket_buffers = socket_buffers
+        self.buffer_sizes = buffer_sizes
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.server: asyncio.base_events.Server | None = None
@@ -59,7 +59,7 @@ class Server:
         return conn
 
     def _start(self, conn: Connection) -> None:
-        apply_buffer_sizes(conn.transport_.get_extra_info("socket"), *self.socket_buffers)
+        apply_buffer_sizes(conn.transport_, *self.buffer_sizes)
         task = asyncio.get_running_loop().create_task(self._serve_one(conn))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -202,7 +202,7 @@ async def serve(handler: Handler | None, host: str | None, port: int, *,
     """
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
     server = Server(handler, tls=tls, subprotocols=subprotocols, open_timeout=open_timeout,
-                    listener_factory=listener_factory, socket_buffers=(so_rcvbuf, so_sndbuf),
+                    listener_factory=listener_factory, buffer_sizes=(so_rcvbuf, so_sndbuf),
                     ping_interval=ping_interval, ping_timeout=ping_timeout,
                     conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,
                                      read_buffer_size=read_buffer_size, limit=limit,

@@ -349,7 +349,7 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
 
     def open_one() -> Connection:
-        return _open(url, socket_buffers=(so_rcvbuf, so_sndbuf), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
+        return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
                      nodelay=nodelay, open_timeout=open_timeout, close_timeout=close_timeout,
                      max_message_size=max_message_size, max_frame_size=max_frame_size,
                      auto_pong=auto_pong, read_buffer_size=read_buffer_size,
@@ -408,7 +408,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
           nodelay: bool, open_timeout: float | None, close_timeout: float, max_message_size: int,
           max_frame_size: int | None, auto_pong: bool, read_buffer_size: int, max_redirects: int,
           ping_interval: float | None, ping_timeout: float | None,
-          socket_buffers: tuple[int | None, int | None] = (None, None)) -> Connection:
+          buffer_sizes: tuple[int | None, int | None] = (None, None)) -> Connection:
     wsurl = parse_url(url)
     if tls is not None and not wsurl.secure:
         raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
@@ -422,7 +422,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
         if wsurl.secure and tls is None:
             tls = TlsConfig()
         result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
-                            tls if wsurl.secure else None, socket_buffers)
+                            tls if wsurl.secure else None, buffer_sizes)
         if isinstance(result, Connection):
             result.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
             result.ping_timeout = ping_timeout
@@ -443,7 +443,7 @@ def _remaining(deadline: float | None, url: WsUrl) -> float | None:
 def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offered: list[str],
                origin: str | None, nodelay: bool, deadline: float | None,
                close_timeout: float, tls: TlsConfig | None,
-               socket_buffers: tuple[int | None, int | None] = (None, None)) -> Connection | WsUrl:
+               buffer_sizes: tuple[int | None, int | None] = (None, None)) -> Connection | WsUrl:
     try:
         sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
     except socket.timeout:
@@ -452,7 +452,7 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
     try:
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        apply_buffer_sizes(sock, *socket_buffers)
+        apply_buffer_sizes(sock, *buffer_sizes)
         if io.codec is not None:
             sock.settimeout(_remaining(deadline, url))
             try:
