@@ -11,6 +11,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 import asyncio  # noqa: E402
 
+import pytest  # noqa: E402
+
 
 def pytest_asyncio_loop_factories(config, item):
     """Every asyncio test runs on the default loop and on uvloop."""
@@ -42,3 +44,23 @@ def pytest_sessionstart(session):
             pass
         else:
             pytest.exit("uvloop is installed but this run is meant to test the fallback without it", 3)
+
+
+@pytest.fixture
+async def keepalive_server():
+    """aiohttp's server keeps HTTP/1.1 connections alive (pytest-httpbin's
+    server and werkzeug's close every connection); it echoes the query like
+    httpbin's /get."""
+    from aiohttp import web
+
+    async def get(request):
+        return web.json_response({"args": dict(request.query)})
+
+    app = web.Application()
+    app.router.add_get("/get", get)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    await runner.cleanup()

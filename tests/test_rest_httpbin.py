@@ -31,26 +31,6 @@ def origin(request):
     return Origin(request.getfixturevalue("httpbin_secure"), TlsConfig(ca_file=certs.where()))
 
 
-@pytest.fixture
-async def keepalive_server():
-    """aiohttp's server keeps HTTP/1.1 connections alive (pytest-httpbin's
-    server and werkzeug's close every connection); it echoes the query like
-    httpbin's /get."""
-    from aiohttp import web
-
-    async def get(request):
-        return web.json_response({"args": dict(request.query)})
-
-    app = web.Application()
-    app.router.add_get("/get", get)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    await runner.cleanup()
-
-
 async def test_get_with_query_params(origin):
     async with await origin.connect() as conn:
         r = await conn.get("/get", params={"symbol": "BTC-USD", "note": "a b&c"})

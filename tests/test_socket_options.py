@@ -17,9 +17,6 @@ from wsutil import echo, nexus_server, threaded_server
 NOPING = dict(ping_interval=None)
 RCV, SND = 40 * 1024, 24 * 1024      # unlike any default of the kernel
 
-web = pytest.importorskip("aiohttp.web")
-
-
 def effective(asked):
     return {asked, 2 * asked}
 
@@ -62,41 +59,28 @@ def test_ws_blocking_client_applies_its_buffer_sizes():
             assert conn.recv().text() == "hi"
 
 
-@pytest.fixture
-async def http_url():
-    async def get(request):
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_get("/get", get)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    await runner.cleanup()
 
 
-async def test_rest_client_and_pool_apply_their_buffer_sizes(http_url):
-    client = await rest.connect(http_url, so_rcvbuf=RCV, so_sndbuf=SND)
+async def test_rest_client_and_pool_apply_their_buffer_sizes(keepalive_server):
+    client = await rest.connect(keepalive_server, so_rcvbuf=RCV, so_sndbuf=SND)
     try:
         assert_buffers(client.socket_buffers)
-        assert (await client.get("/get")).json() == {"ok": True}
+        assert (await client.get("/get")).json() == {"args": {}}
     finally:
         await client.close()
-    pool = await rest.ClientPool.connect(http_url, connections=2, so_rcvbuf=RCV, so_sndbuf=SND)
+    pool = await rest.ClientPool.connect(keepalive_server, connections=2, so_rcvbuf=RCV, so_sndbuf=SND)
     try:
         async with pool.acquire() as c:
             assert_buffers(c.socket_buffers)
-            assert (await c.get("/get")).json() == {"ok": True}
+            assert (await c.get("/get")).json() == {"args": {}}
     finally:
         await pool.close()
 
 
-async def test_rest_blocking_client_applies_its_buffer_sizes(http_url):
+async def test_rest_blocking_client_applies_its_buffer_sizes(keepalive_server):
     def call():
-        with rest.sync.connect(http_url, so_rcvbuf=RCV, so_sndbuf=SND) as client:
-            assert client.get("/get").json() == {"ok": True}
+        with rest.sync.connect(keepalive_server, so_rcvbuf=RCV, so_sndbuf=SND) as client:
+            assert client.get("/get").json() == {"args": {}}
             return client.socket_buffers
     assert_buffers(await asyncio.get_running_loop().run_in_executor(None, call))
 
