@@ -401,3 +401,25 @@ async def test_broadcast_refuses_bad_arguments():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_large_frame_goes_after_what_is_pending_without_being_copied_into_it():
+    seen = {}
+    big = b"L" * (64 * 1024)
+
+    async def step(conn):
+        await asyncio.sleep(0.002)           # a step of its own, after the handshake's write
+        before = conn.out.writes
+        await conn.send_text("a")            # written at once
+        await conn.send_text("b")            # coalesced
+        pending = conn.out.pending_size
+        await conn.send_binary(big)          # pending first, then the frame on its own
+        seen["writes"] = conn.out.writes - before
+        seen["pending"] = (pending, conn.out.pending_size)
+        await conn.close()
+
+    async with nexus_server(step) as server:
+        async with ws.connect(url(server), **NOPING) as conn:
+            got = [m.text() if m.kind is ws.Kind.TEXT else m.bytes() async for m in conn]
+    assert got == ["a", "b", big]
+    assert seen["writes"] == 3 and seen["pending"][0] > 0 and seen["pending"][1] == 0
