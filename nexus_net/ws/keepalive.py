@@ -34,7 +34,7 @@ from nexus_net._outbuf import turn_of_the_loop
 log = logging.getLogger("nexus_net.ws")
 
 GRANULARITY = 0.01
-OPEN = 1
+OPEN = 1                 # Session.state once the handshake is done (ws/_session.pxd)
 
 
 class Keepalive:
@@ -56,9 +56,6 @@ class Keepalive:
         self.cancelled = True
         self.conn = self.pong = None        # a closed connection is not kept alive by its entry
         return True
-
-    def done(self) -> bool:
-        return self.cancelled
 
     def due(self, now: float) -> float | None:
         """Run the step that is due; the next deadline, or None to stop."""
