@@ -46,7 +46,7 @@ CASES = [
 def nexus_parser(chunks: list[bytes], mode: str, masked: bool) -> Callable[[], int]:
     role = Role.SERVER if masked else Role.CLIENT
 
-    def run_binary() -> int:
+    def run_binary() -> int:  # (the payload dropped at once; kept: zerocopy_section)
         reader = FrameReader(role)
         n = 0
         for chunk in chunks:
@@ -92,6 +92,65 @@ def nexus_message_only(chunks: list[bytes], masked: bool) -> Callable[[], int]:
                 n += 1
         return n
     return run
+
+
+# ---- zero-copy against a copy (issue 12, part 4) ----------------------------------
+
+ZEROCOPY_SIZES = [40, 512, 4096, 65536]
+HANDLES = ["msg.bytes()", "msg.data", "msg (Message)"]
+
+
+def nexus_handles(chunks: list[bytes], handle: str, keep: bool) -> Callable[[], int]:
+    """Parse, and take each message's payload as ``handle``; either keep every
+    one (a list the application holds) or drop it at once."""
+    def run() -> int:
+        reader = FrameReader(Role.CLIENT)
+        kept: list[object] = []
+        put = kept.append if keep else (lambda _: None)
+        n = 0
+        for chunk in chunks:
+            reader.feed(chunk)
+            if handle == "msg.bytes()":
+                for msg in reader:
+                    put(msg.bytes())
+                    n += 1
+            elif handle == "msg.data":
+                for msg in reader:
+                    put(msg.data)
+                    n += 1
+            else:
+                for msg in reader:
+                    put(msg)
+                    n += 1
+        return n
+    return run
+
+
+def memoryview_floor(payload: bytes, count: int, keep: bool) -> Callable[[], int]:
+    """CPython's own cost of a memoryview (of an existing bytes object, no
+    parsing): the floor of any API that hands out memoryviews."""
+    items = [payload] * count
+
+    def run() -> int:
+        kept: list[object] = []
+        put = kept.append if keep else (lambda _: None)
+        for item in items:
+            put(memoryview(item))
+        return count
+    return run
+
+
+def zerocopy_section(reps: int, markdown: bool) -> None:
+    for size in ZEROCOPY_SIZES:
+        count = min(F.DEFAULT_COUNT, (32 << 20) // size)
+        payload = F.binary_payload(size)
+        chunks = F.chunks(F.make_stream(payload, F.OP_BINARY, count, False))
+        for keep in (False, True):
+            runners: dict[str, Callable[[], int]] = {
+                h: nexus_handles(chunks, h, keep) for h in HANDLES}
+            runners["memoryview() alone (CPython floor)"] = memoryview_floor(payload, count, keep)
+            table(f"binary {size} B, payload {'kept' if keep else 'dropped'}, {count} msgs",
+                  measure(runners, count, reps), markdown)
 
 
 def orjson_alone(count: int) -> Callable[[], int]:
@@ -157,17 +216,21 @@ def p99(values: list[float]) -> float:
 
 def table(title: str, results: dict[str, list[float]], markdown: bool) -> list[tuple[str, float]]:
     base = statistics.median(results["picows"]) if "picows" in results else None
+    ref = "picows" if base else None
+    if base is None and "msg.bytes()" in results:
+        base, ref = statistics.median(results["msg.bytes()"]), "msg.bytes()"
     rows = [(name, statistics.median(v), p99(v)) for name, v in results.items()]
     if markdown:
-        print(f"\n**{title}**\n\n| library | median ns/msg | p99 ns/msg | vs picows |\n|---|---:|---:|---:|")
+        print(f"\n**{title}**\n\n| library | median ns/msg | p99 ns/msg | vs {ref} |\n|---|---:|---:|---:|")
     else:
-        print(f"\n{title}\n  {'library':<28}{'median ns/msg':>15}{'p99 ns/msg':>12}{'vs picows':>11}")
+        vs = f"vs {ref}"
+        print(f"\n{title}\n  {'library':<36}{'median ns/msg':>15}{'p99 ns/msg':>12}{vs:>15}")
     for name, med, worst in rows:
         ratio = f"{med / base:.2f}x" if base else "-"
         if markdown:
             print(f"| {name} | {med:,.0f} | {worst:,.0f} | {ratio} |")
         else:
-            print(f"  {name:<28}{med:>15,.0f}{worst:>12,.0f}{ratio:>11}")
+            print(f"  {name:<36}{med:>15,.0f}{worst:>12,.0f}{ratio:>15}")
     return [(name, med) for name, med, _ in rows]
 
 
@@ -177,11 +240,18 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=F.DEFAULT_COUNT)
     ap.add_argument("--calls", type=int, default=100_000, help="encode calls per repetition")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--only", choices=["parse", "zerocopy"],
+                    help="parse: the parse/encode tables and bars; zerocopy: zero-copy "
+                         "handles against a copy, kept or dropped (default: both)")
     args = ap.parse_args()
 
     print("machine:", describe(["nexus-net", "picows", "aiohttp", "websockets", "wsproto", "orjson", "Cython"]))
     for name, why in P.UNAVAILABLE.items():
         print(f"skipped {name}: {why}")
+    if args.only != "parse":
+        zerocopy_section(args.reps, args.markdown)
+    if args.only == "zerocopy":
+        return
     summary: dict[str, dict[str, float]] = {}
 
     for case, payload, opcode, masked, mode in CASES:

@@ -57,6 +57,48 @@ def test_memory_is_reused_when_messages_are_dropped():
     assert buf_capacity <= 8192      # dropped messages do not make the buffer grow
 
 
+def test_a_buffer_grown_by_a_large_frame_is_given_back_once_drained():
+    reader = FrameReader(Role.CLIENT, buffer_size=4096)
+    big = bytes(range(256)) * 400                        # 100 KiB: the buffer must grow
+    frame = FrameWriter(Role.SERVER).encode_binary(big)
+    for i in range(0, len(frame), 7000):
+        reader.feed(frame[i:i + 7000])
+    assert reader.buffer_capacity >= len(big)
+    msg = reader.next()
+    assert reader.next() is None                         # drained: the big slab goes
+    assert reader.buffer_capacity == 0
+    reader.feed(FrameWriter(Role.SERVER).encode_binary(b"small"))
+    assert reader.buffer_capacity == 4096                # back at the initial size
+    assert reader.next().bytes() == b"small"
+    assert msg.bytes() == big                            # the kept message still owns its bytes
+    assert bytes(msg.data) == big
+
+
+def test_a_partial_frame_keeps_the_grown_buffer():
+    reader = FrameReader(Role.CLIENT, buffer_size=4096)
+    w = FrameWriter(Role.SERVER)
+    frames = w.encode_binary(b"x" * 50_000) + w.encode_binary(b"y" * 50_000)
+    reader.feed(frames[:50_000 + 4 + 10])                # the first frame and a piece of the second
+    assert reader.next().bytes() == b"x" * 50_000
+    assert reader.next() is None
+    assert reader.buffer_capacity >= 50_000              # (the piece is still in it)
+    reader.feed(frames[50_000 + 4 + 10:])
+    assert reader.next().bytes() == b"y" * 50_000
+
+
+def test_messages_cost_the_garbage_collector_nothing():
+    # A Message refers only to its slab, which refers to nothing: no cycle can
+    # go through it, so it is not tracked (keeping many costs no GC passes).
+    reader = FrameReader(Role.CLIENT)
+    reader.feed(FrameWriter(Role.SERVER).encode_binary(b"abc"))
+    msg = reader.next()
+    assert not gc.is_tracked(msg)
+    view = msg.data
+    del msg
+    gc.collect()
+    assert bytes(view) == b"abc"
+
+
 def test_json_and_text_from_the_slab():
     w = FrameWriter(Role.SERVER)
     reader = FrameReader(Role.CLIENT)

@@ -42,6 +42,7 @@ _OPCODE_NAMES = {0x0: "continuation", 0x1: "text", 0x2: "binary", 0x8: "close", 
 
 @cython.final
 @cython.freelist(64)
+@cython.no_gc
 cdef class Message:
     """A complete WebSocket message (or control frame) as received.
 
@@ -276,6 +277,12 @@ cdef class FrameReader:
             avail = b.end - b.start
             if not self.in_payload:
                 if avail < 2:
+                    if avail == 0 and b.cap > b.initial_capacity:
+                        # Drained after a burst or a large frame grew the
+                        # buffer: give the big slab back (freed now, or with
+                        # the last message viewing it); the next read takes
+                        # a slab of the initial size again.
+                        b.release()
                     return None
                 b0 = p[0]
                 b1 = p[1]
