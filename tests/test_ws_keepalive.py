@@ -150,6 +150,32 @@ async def test_idle_connections_hold_no_receive_slab_and_still_work():
         await conn.close()
 
 
+async def test_a_ping_or_pong_alone_in_the_buffer_gives_the_slab_back():
+    # The server has no keepalive of its own: the client's pings alone let it
+    # drop the slab its first message needed (at once, not at its next tick).
+    held = {}
+    seen = asyncio.Event()
+
+    async def handler(conn):
+        held["conn"] = conn
+        async for msg in conn:
+            seen.set()
+
+    async with nexus_server(handler) as server:
+        conn = await ws.connect(url_of(server), ping_interval=None)
+        reader = asyncio.ensure_future(conn.recv())        # someone reads: the pong is seen
+        await conn.send_text("hello")
+        await asyncio.wait_for(seen.wait(), 10)
+        peer = held["conn"]
+        assert peer.reader.buffer_capacity > 0             # the message's slab (initial size)
+        await asyncio.wait_for(conn.ping(), 10)
+        assert peer.reader.buffer_capacity == 0            # the ping came alone: slab given back
+        assert conn.reader.buffer_capacity == 0            # and the pong's, on the client
+        await conn.send_text("still works")
+        await conn.close()
+        assert await reader is None
+
+
 async def test_keepalive_ticks_shrink_idle_connections():
     async with nexus_server() as server:
         conn = await ws.connect(url_of(server), ping_interval=0.2, ping_timeout=5)
