@@ -142,10 +142,13 @@ cdef class ReadBuf:
             self.data = newptr
             self.cap = newcap
             return self.data + self.end
-        # Pinned: leave the old slab to its viewers, continue in a fresh one.
+        # Pinned: leave the old slab to its viewers, continue in a fresh one,
+        # of the initial size or, past it, of what is needed (rounded to
+        # pages): it is only ever written once, no doubling pays for itself,
+        # and a slab the caller keeps stays no bigger than its bytes.
         newcap = self.initial_capacity
-        while newcap < want:
-            newcap *= 2
+        if newcap < want:
+            newcap = (want + 4095) & ~(<Py_ssize_t>4095)
         if newcap > self.max_capacity:
             newcap = self.max_capacity
         fresh = new_slab(newcap)
