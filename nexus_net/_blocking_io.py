@@ -20,20 +20,31 @@ class Fillable(Protocol):
 
 
 class BlockingIo:
-    def __init__(self, sock: socket.socket, codec: TlsCodec | None) -> None:
+    def __init__(self, sock: socket.socket, codec: TlsCodec | None, first: bytes = b"") -> None:
         self.sock = sock
         self.codec = codec
+        # Bytes already read from the socket that come before anything else
+        # (what a proxy sent after its reply: the tunnel's first bytes).
+        self.first = first
+
+    def recv_into(self, buf: Any) -> int:
+        if self.first:
+            n = min(len(buf), len(self.first))
+            buf[:n] = self.first[:n]
+            self.first = self.first[n:]
+            return n
+        return self.sock.recv_into(buf)
 
     def fill(self, reader: Fillable) -> int:
         """Receive once (or until a whole TLS record is in); plaintext bytes added, 0 at EOF."""
         if self.codec is None:
-            n = self.sock.recv_into(reader.buffer(RECV_SIZE))
+            n = self.recv_into(reader.buffer(RECV_SIZE))
             if n:
                 reader.advance(n)
             return n
         codec, buf = self.codec, reader.read_buffer
         while True:
-            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            n = self.recv_into(codec.get_buffer(RECV_SIZE))
             if n == 0:
                 return 0
             got = codec.received_into(n, buf)
@@ -57,7 +68,7 @@ class BlockingIo:
                     self.sock.sendall(out)
             if done:
                 break
-            n = self.sock.recv_into(codec.get_buffer(RECV_SIZE))
+            n = self.recv_into(codec.get_buffer(RECV_SIZE))
             if n == 0:
                 raise TlsHandshakeError("the peer closed the connection during the TLS handshake")
             codec.buffer_updated(n)
@@ -65,6 +76,8 @@ class BlockingIo:
 
     def peer_closed_idle(self) -> bool:
         """True if the peer has closed (or reset) the connection while we were idle."""
+        if self.first:
+            return False
         try:
             self.sock.setblocking(False)
             try:

@@ -343,6 +343,13 @@ cdef class Span:
     def __len__(self):
         return self.length
 
+    def __getitem__(self, key):
+        # asyncio's TLS transport slices the buffer a buffered protocol gives
+        # it (``buf[offset:]``): this is the path of TLS to a proxy, our own
+        # TLS to the origin inside it. The view is taken now, so re-pointing
+        # the span later does not move it.
+        return memoryview(self)[key]
+
     def __setitem__(self, key, value):
         # For transports that copy into the buffer with ``buf[:n] = data``
         # (asyncio's helper for buffered protocols on the proactor loop).

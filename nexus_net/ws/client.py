@@ -10,6 +10,8 @@ from typing import Any, Awaitable, Callable, Generator, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net._sockopts import apply_buffer_sizes, check_buffer_sizes
+from nexus_net.proxy import parse_proxy, resolve_proxy
+from nexus_net.proxy.tunnel import open_tunnel
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
@@ -46,6 +48,12 @@ class connect:
     * ``nodelay`` (True): TCP_NODELAY. ``max_redirects`` (5).
     * ``so_rcvbuf`` / ``so_sndbuf`` (None: the kernel's autotuning): SO_RCVBUF /
       SO_SNDBUF in bytes; ``conn.socket_buffers`` reads back what the kernel uses.
+    * ``proxy`` (True: from the environment, ``https_proxy``/``http_proxy``/
+      ``all_proxy`` and ``no_proxy``; None: direct; or a URL ``http://``,
+      ``https://``, ``socks5://``, ``socks5h://``, ``socks4a://``, credentials
+      in it): see docs/proxies.md. ``proxy_tls``: a ``TlsConfig`` for TLS to an
+      ``https://`` proxy (default: the system store). ``open_timeout`` covers
+      the proxy's handshake too.
 
     Feeds (docs/feeds.md):
 
@@ -84,8 +92,12 @@ class connect:
                  idle_timeout: float | None = None, heartbeat: Heartbeat | None = None,
                  auto_reply: Callable[[Any], Any] | None = None, auto_reply_prefix: bytes = b"",
                  listener: Listener | None = None, so_rcvbuf: int | None = None,
-                 so_sndbuf: int | None = None) -> None:
+                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
         self.url = parse_url(url)
+        if proxy is not True and proxy is not None and proxy is not False:
+            proxy = parse_proxy(proxy)            # a bad proxy URL fails here, not at connect time
+        self.proxy = proxy
+        self.proxy_tls = proxy_tls
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         if tls is not None and not self.url.secure:
@@ -170,7 +182,13 @@ class connect:
             if self.tls is None:
                 self.tls = TlsConfig()
             conn.start_tls(TlsCodec(self.tls, False, url.host))
-        transport, _ = await loop.create_connection(lambda: conn, url.host, url.port)
+        proxy = resolve_proxy(self.proxy, url.scheme, url.host, url.port)   # (per URL: redirects too)
+        if proxy is None:
+            transport, _ = await loop.create_connection(lambda: conn, url.host, url.port)
+        else:
+            log.debug("connecting to %s through %s", url, proxy.redacted)
+            transport = await open_tunnel(loop, proxy, url.host, url.port, lambda: conn,
+                                          proxy_tls=self.proxy_tls)
         try:
             if not self.nodelay:
                 conn.set_nodelay(False)

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 from nexus_net._blocking_io import BlockingIo
 from nexus_net._sockopts import apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
+from nexus_net.proxy import parse_proxy, resolve_proxy
+from nexus_net.proxy.tunnel import open_tunnel_sync
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
@@ -337,8 +339,10 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
             ping_timeout: float | None = 20.0, reconnect: bool = False,
             backoff_initial: float = 0.1, backoff_factor: float = 2.0, backoff_max: float = 30.0,
             backoff_reset: float = 60.0, max_attempts: int | None = None,
-            so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Any:
-    """Open a blocking WebSocket connection; arguments as for ``ws.connect``.
+            so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
+            proxy: Any = True, proxy_tls: Any = None) -> Any:
+    """Open a blocking WebSocket connection; arguments as for ``ws.connect``
+    (``proxy``/``proxy_tls`` included: docs/proxies.md).
 
     ``ping_interval``/``ping_timeout`` (20 s/20 s): keepalive pings, checked
     while the application waits in ``recv()``. ``reconnect=True`` returns a
@@ -347,9 +351,11 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
     ended for a retryable reason (backoff and retry rules as ``ws.connect``).
     """
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
+    if proxy is not True and proxy is not None and proxy is not False:
+        proxy = parse_proxy(proxy)                # a bad proxy URL fails now
 
     def open_one() -> Connection:
-        return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
+        return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), proxy=(proxy, proxy_tls), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
                      nodelay=nodelay, open_timeout=open_timeout, close_timeout=close_timeout,
                      max_message_size=max_message_size, max_frame_size=max_frame_size,
                      auto_pong=auto_pong, read_buffer_size=read_buffer_size,
@@ -408,7 +414,8 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
           nodelay: bool, open_timeout: float | None, close_timeout: float, max_message_size: int,
           max_frame_size: int | None, auto_pong: bool, read_buffer_size: int, max_redirects: int,
           ping_interval: float | None, ping_timeout: float | None,
-          buffer_sizes: tuple[int | None, int | None] = (None, None)) -> Connection:
+          buffer_sizes: tuple[int | None, int | None] = (None, None),
+          proxy: tuple[Any, Any] = (True, None)) -> Connection:
     wsurl = parse_url(url)
     if tls is not None and not wsurl.secure:
         raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
@@ -422,7 +429,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
         if wsurl.secure and tls is None:
             tls = TlsConfig()
         result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
-                            tls if wsurl.secure else None, buffer_sizes)
+                            tls if wsurl.secure else None, buffer_sizes, proxy)
         if isinstance(result, Connection):
             result.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
             result.ping_timeout = ping_timeout
@@ -443,12 +450,20 @@ def _remaining(deadline: float | None, url: WsUrl) -> float | None:
 def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offered: list[str],
                origin: str | None, nodelay: bool, deadline: float | None,
                close_timeout: float, tls: TlsConfig | None,
-               buffer_sizes: tuple[int | None, int | None] = (None, None)) -> Connection | WsUrl:
+               buffer_sizes: tuple[int | None, int | None] = (None, None),
+               proxy: tuple[Any, Any] = (True, None)) -> Connection | WsUrl:
+    via = resolve_proxy(proxy[0], url.scheme, url.host, url.port)    # (per URL: redirects too)
+    first = b""
     try:
-        sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
+        if via is None:
+            sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
+        else:
+            sock, first = open_tunnel_sync(via, url.host, url.port, timeout=_remaining(deadline, url),
+                                           proxy_tls=proxy[1])
     except socket.timeout:
-        raise HandshakeTimeout(f"TCP connect to {url} timed out") from None
-    io = BlockingIo(sock, TlsCodec(tls, False, url.host) if tls is not None else None)
+        raise HandshakeTimeout(f"TCP connect to {url}{' through ' + via.redacted if via else ''} "
+                               "timed out") from None
+    io = BlockingIo(sock, TlsCodec(tls, False, url.host) if tls is not None else None, first)
     try:
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
