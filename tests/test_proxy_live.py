@@ -255,3 +255,15 @@ async def test_bytes_after_the_proxy_reply_reach_the_protocol_first():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_after_the_handshake_the_byte_path_is_the_direct_one(open_proxy):
+    # Through the tunnel the connection sits on the same kind of transport as
+    # a direct one, as that transport's protocol: no relay of ours in between.
+    async with nexus_server() as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        async with ws.connect(url, proxy=None, **NOPING) as direct, \
+                ws.connect(url, proxy=f"socks5://127.0.0.1:{open_proxy}", **NOPING) as tunneled:
+            for conn in (direct, tunneled):
+                assert conn.transport_.get_protocol() is conn
+            assert type(tunneled.transport_) is type(direct.transport_)

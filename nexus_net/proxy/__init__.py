@@ -11,12 +11,12 @@ transports drive them (``nexus_net.proxy.tunnel``).
 from __future__ import annotations
 
 from nexus_net.proxy.connect import ConnectHandshake
-from nexus_net.proxy.env import bypass_proxy, proxy_from_environment, resolve_proxy
+from nexus_net.proxy.env import bypass_proxy, check_proxy, proxy_from_environment, resolve_proxy
 from nexus_net.proxy.errors import (ProxyAuthRequired, ProxyConnectFailed, ProxyError, ProxyProtocolError,
                                     ProxyTLSError)
 from nexus_net.proxy.socks import Socks4aHandshake, Socks5Handshake
 from nexus_net.proxy.url import ProxyURL, parse_proxy
 
 __all__ = ["ConnectHandshake", "ProxyAuthRequired", "ProxyConnectFailed", "ProxyError", "ProxyProtocolError",
-           "ProxyTLSError", "ProxyURL", "Socks4aHandshake", "Socks5Handshake", "bypass_proxy", "parse_proxy",
+           "ProxyTLSError", "ProxyURL", "Socks4aHandshake", "Socks5Handshake", "bypass_proxy", "check_proxy", "parse_proxy",
            "proxy_from_environment", "resolve_proxy"]

@@ -76,6 +76,15 @@ def proxy_from_environment(url_scheme: str, host: str, port: int | None,
     return parse_proxy(value)
 
 
+def check_proxy(proxy: object) -> object:
+    """The ``proxy=`` argument as connect functions keep it: True, None,
+    False, or a parsed ProxyURL (a bad URL raises ValueError now, not at the
+    first connection)."""
+    if proxy is True or proxy is None or proxy is False:
+        return proxy
+    return parse_proxy(proxy)  # type: ignore[arg-type]
+
+
 def resolve_proxy(proxy: object, url_scheme: str, host: str, port: int | None,
                   environ: Mapping[str, str] | None = None) -> ProxyURL | None:
     """What the ``proxy=`` argument of a connect function means for one target."""

@@ -11,6 +11,8 @@ from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReade
 from nexus_net.rest._aio import ClientCore, Protocol
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
+from nexus_net.proxy import check_proxy, resolve_proxy
+from nexus_net.proxy.tunnel import open_tunnel
 from nexus_net.tls import TlsCodec, TlsConfig
 
 log = logging.getLogger("nexus_net.rest")
@@ -42,8 +44,11 @@ class Client(ClientCore):
     def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
                  connect_timeout: float | None, read_timeout: float | None,
                  total_timeout: float | None, max_body_size: int, headers: Any,
-                 so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> None:
+                 so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
+                 proxy: Any = True, proxy_tls: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
+        proxy = check_proxy(proxy)                # a bad proxy URL fails now
+        self.proxy, self.proxy_tls = proxy, proxy_tls
         self.scheme, self.host, self.port = scheme, host, port
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
@@ -63,9 +68,14 @@ class Client(ClientCore):
         loop = asyncio.get_running_loop()
         codec = TlsCodec(self.tls, False, self.host) if self.tls is not None else None
         proto = Protocol(loop, codec, ResponseReader(4096))
+        via = resolve_proxy(self.proxy, self.scheme, self.host, self.port)   # (again at each reconnect)
         try:
-            transport, _ = await asyncio.wait_for(loop.create_connection(lambda: proto, self.host, self.port),
-                                                  self.connect_timeout)
+            if via is None:
+                opening = loop.create_connection(lambda: proto, self.host, self.port)
+            else:
+                opening = open_tunnel(loop, via, self.host, self.port, lambda: proto, proxy_tls=self.proxy_tls)
+            opened = await asyncio.wait_for(opening, self.connect_timeout)
+            transport = opened[0] if via is None else opened
             apply_buffer_sizes(transport, *self.buffer_sizes)
             if codec is not None:
                 await asyncio.wait_for(proto.tls_handshake(), self.connect_timeout)
@@ -150,14 +160,19 @@ def parse_origin(url: str, tls: TlsConfig | None) -> tuple[str, str, int, TlsCon
 async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
                   read_timeout: float | None = 30.0, total_timeout: float | None = None,
                   max_body_size: int = 16 * 1024 * 1024, headers: Any = None,
-                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Client:
+                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
+                  proxy: Any = True, proxy_tls: Any = None) -> Client:
     """Open a keep-alive connection to ``url``'s origin (http:// or https://).
 
     ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF in bytes (None: the
-    kernel's autotuning); ``client.socket_buffers`` reads back what it uses."""
+    kernel's autotuning); ``client.socket_buffers`` reads back what it uses.
+    ``proxy`` / ``proxy_tls``: as for ``ws.connect`` (docs/proxies.md); the
+    connection is a CONNECT tunnel for http:// origins too, and
+    ``connect_timeout`` covers the proxy's handshake."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout,
                     read_timeout=read_timeout, total_timeout=total_timeout,
-                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf)
+                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
+                    proxy=proxy, proxy_tls=proxy_tls)
     await client._connect()
     return client

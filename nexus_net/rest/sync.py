@@ -17,6 +17,8 @@ from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.rest._aio import IDEMPOTENT
 from nexus_net.rest.client import build_request, parse_origin
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
+from nexus_net.proxy import check_proxy, resolve_proxy
+from nexus_net.proxy.tunnel import open_tunnel_sync
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")
@@ -28,8 +30,10 @@ class Client:
     def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
                  connect_timeout: float | None, read_timeout: float | None,
                  max_body_size: int, headers: Any, so_rcvbuf: int | None = None,
-                 so_sndbuf: int | None = None) -> None:
+                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
+        proxy = check_proxy(proxy)                # a bad proxy URL fails now
+        self.proxy, self.proxy_tls = proxy, proxy_tls
         self.scheme, self.host, self.port = scheme, host, port
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
@@ -49,14 +53,20 @@ class Client:
     def _connect(self) -> None:
         if self.closed:
             raise ClientClosed(f"this client to {self.host}:{self.port} was closed")
+        via = resolve_proxy(self.proxy, self.scheme, self.host, self.port)   # (again at each reconnect)
+        first = b""
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            if via is None:
+                sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            else:
+                sock, first = open_tunnel_sync(via, self.host, self.port, timeout=self.connect_timeout,
+                                               proxy_tls=self.proxy_tls)
         except socket.timeout:
             raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
                                  f"{self.connect_timeout}s") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         apply_buffer_sizes(sock, *self.buffer_sizes)
-        io = BlockingIo(sock, TlsCodec(self.tls, False, self.host) if self.tls is not None else None)
+        io = BlockingIo(sock, TlsCodec(self.tls, False, self.host) if self.tls is not None else None, first)
         if io.codec is not None:
             try:
                 io.tls_handshake(ResponseReader(4096))
@@ -165,11 +175,13 @@ class Client:
 
 def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
             read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
-            headers: Any = None, so_rcvbuf: int | None = None, so_sndbuf: int | None = None) -> Client:
+            headers: Any = None, so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
+            proxy: Any = True, proxy_tls: Any = None) -> Client:
     """Open a blocking keep-alive connection to ``url``'s origin (``so_rcvbuf`` /
-    ``so_sndbuf`` as for ``rest.connect``)."""
+    ``so_sndbuf``, ``proxy`` / ``proxy_tls`` as for ``rest.connect``)."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf)
+                    max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
+                    proxy=proxy, proxy_tls=proxy_tls)
     client._connect()
     return client

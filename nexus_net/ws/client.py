@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Generator, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net._sockopts import apply_buffer_sizes, check_buffer_sizes
-from nexus_net.proxy import parse_proxy, resolve_proxy
+from nexus_net.proxy import check_proxy, resolve_proxy
 from nexus_net.proxy.tunnel import open_tunnel
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
@@ -94,8 +94,7 @@ class connect:
                  listener: Listener | None = None, so_rcvbuf: int | None = None,
                  so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
         self.url = parse_url(url)
-        if proxy is not True and proxy is not None and proxy is not False:
-            proxy = parse_proxy(proxy)            # a bad proxy URL fails here, not at connect time
+        proxy = check_proxy(proxy)                # a bad proxy URL fails now
         self.proxy = proxy
         self.proxy_tls = proxy_tls
         check_buffer_sizes(so_rcvbuf, so_sndbuf)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from nexus_net._blocking_io import BlockingIo
 from nexus_net._sockopts import apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
-from nexus_net.proxy import parse_proxy, resolve_proxy
+from nexus_net.proxy import check_proxy, resolve_proxy
 from nexus_net.proxy.tunnel import open_tunnel_sync
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
@@ -351,8 +351,7 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
     ended for a retryable reason (backoff and retry rules as ``ws.connect``).
     """
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
-    if proxy is not True and proxy is not None and proxy is not False:
-        proxy = parse_proxy(proxy)                # a bad proxy URL fails now
+    proxy = check_proxy(proxy)                # a bad proxy URL fails now
 
     def open_one() -> Connection:
         return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), proxy=(proxy, proxy_tls), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
