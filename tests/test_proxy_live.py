@@ -242,7 +242,8 @@ async def test_bytes_after_the_proxy_reply_reach_the_protocol_first():
 
     try:
         proto = Collect()
-        transport = await open_tunnel(loop, proxy, "example.com", 443, lambda: proto)
+        transport, protocol = await open_tunnel(loop, proxy, "example.com", 443, lambda: proto)
+        assert protocol is proto and transport.get_protocol() is proto
         await asyncio.wait_for(proto.more.wait(), 10)
         assert bytes(proto.got) == b"first bytes|later bytes"
         transport.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from nexus_net.http import ResponseReader, write_request
 from nexus_net.http.errors import HttpError
+from nexus_net.proxy._handshake import Handshake
 from nexus_net.proxy.errors import ProxyAuthRequired, ProxyError, ProxyProtocolError
 
 MAX_ANSWER_HEAD = 16 * 1024
@@ -21,38 +22,27 @@ def authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class ConnectHandshake:
+class ConnectHandshake(Handshake):
     """``CONNECT host:port`` through an HTTP proxy, with Basic credentials
     when ``proxy_authorization`` is given (sent, never shown)."""
 
-    def __init__(self, host: str, port: int, proxy_authorization: str | None = None,
-                 user_agent: str | None = None) -> None:
+    eof_message = "the proxy closed the connection before answering CONNECT"
+
+    def __init__(self, host: str, port: int, proxy_authorization: str | None = None) -> None:
+        super().__init__()
         if not 0 < port < 65536:
             raise ValueError(f"target port {port} is outside 1-65535")
         target = authority(host, port)
         headers = [("Host", target)]
-        if user_agent:
-            headers.append(("User-Agent", user_agent))
         if proxy_authorization:
             headers.append(("Proxy-Authorization", proxy_authorization))
         dst = bytearray(512 + sum(len(k) + len(v) for k, v in headers))
-        n = write_request(dst, "CONNECT", target, headers)
-        self._out = bytes(dst[:n])
+        self._out += dst[:write_request(dst, "CONNECT", target, headers)]
         self._reader = ResponseReader(max_head_bytes=MAX_ANSWER_HEAD)
         self._reader.expect_head()
-        self.done = False
-        self.leftover = b""
         self.status: int | None = None
 
-    def data_to_send(self) -> bytes:
-        out, self._out = self._out, b""
-        return out
-
-    def receive_data(self, data: bytes) -> None:
-        if self.done:
-            raise RuntimeError("the handshake is over: further bytes belong to the tunnel")
-        if not data:
-            raise ProxyProtocolError("the proxy closed the connection before answering CONNECT")
+    def _received(self, data: bytes) -> None:
         try:
             self._reader.feed(data)
             answer = self._reader.next()
@@ -61,7 +51,6 @@ class ConnectHandshake:
         if answer is None:
             return
         self.status = answer.status
-        headers = answer.headers()
         if 200 <= answer.status < 300:
             self.leftover = bytes(self._reader.read_buffer.readable())
             self.done = True
@@ -71,4 +60,4 @@ class ConnectHandshake:
         # since only the proxy can have answered.
         cls = ProxyAuthRequired if answer.status in (401, 407) else ProxyError
         raise cls(f"the proxy answered CONNECT with {answer.status} {answer.reason}".rstrip(),
-                  status=answer.status, reason=answer.reason, headers=headers)
+                  status=answer.status, reason=answer.reason, headers=answer.headers())

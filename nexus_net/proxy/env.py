@@ -90,6 +90,4 @@ def resolve_proxy(proxy: object, url_scheme: str, host: str, port: int | None,
     """What the ``proxy=`` argument of a connect function means for one target."""
     if proxy is True:
         return proxy_from_environment(url_scheme, host, port, environ)
-    if proxy is None or proxy is False:
-        return None
-    return parse_proxy(proxy)  # type: ignore[arg-type]
+    return check_proxy(proxy) or None  # type: ignore[return-value]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+from nexus_net.proxy._handshake import Handshake
 from nexus_net.proxy.errors import ProxyAuthRequired, ProxyConnectFailed, ProxyProtocolError
 
 SOCKS5_REPLIES = {
@@ -37,25 +38,16 @@ SOCKS4_REPLIES = {
 MAX_NAME = 255
 
 
-class _Handshake:
-    """What both handshakes share: an output queue, an input buffer, leftover."""
+class _SocksHandshake(Handshake):
+    """SOCKS replies are parsed from an input buffer, in place."""
+
+    eof_message = "the proxy closed the connection during the SOCKS handshake"
 
     def __init__(self) -> None:
-        self._out = bytearray()
+        super().__init__()
         self._in = bytearray()
-        self.done = False
-        self.leftover = b""
 
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-    def receive_data(self, data: bytes) -> None:
-        if self.done:
-            raise RuntimeError("the handshake is over: further bytes belong to the tunnel")
-        if not data:
-            raise ProxyProtocolError("the proxy closed the connection during the SOCKS handshake")
+    def _received(self, data: bytes) -> None:
         self._in += data
         self._advance()
 
@@ -80,7 +72,7 @@ def _check_port(port: int) -> None:
         raise ValueError(f"target port {port} is outside 1-65535")
 
 
-class Socks5Handshake(_Handshake):
+class Socks5Handshake(_SocksHandshake):
     """SOCKS5 CONNECT to ``host:port``.
 
     ``host`` is sent as a name (the proxy resolves it: socks5h) unless it is
@@ -167,7 +159,7 @@ class Socks5Handshake(_Handshake):
             self._finish(size)
 
 
-class Socks4aHandshake(_Handshake):
+class Socks4aHandshake(_SocksHandshake):
     """SOCKS4a CONNECT to ``host:port`` (a name is resolved by the proxy; an
     IPv4 literal is sent as an address; SOCKS4 has no IPv6)."""
 

@@ -1,5 +1,7 @@
 """Drivers of the proxy handshakes: asyncio (``open_tunnel``) and blocking
-(``open_tunnel_sync``).
+(``open_tunnel_sync``), and the one step every client takes to reach its
+origin, directly or through the proxy ``proxy=`` names (``open_connection``,
+``open_socket``).
 
 Both connect to the proxy (over TLS for ``https://`` proxies, with Python's
 ``ssl``: the origin's own TLS then runs through the tunnel in our codec, TLS
@@ -11,16 +13,19 @@ proxy's reply (the tunnel's first bytes, never dropped).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from typing import Any, Callable
 
+from nexus_net.proxy._handshake import Handshake
 from nexus_net.proxy.connect import ConnectHandshake
-from nexus_net.proxy.errors import ProxyError, ProxyProtocolError, ProxyTLSError
+from nexus_net.proxy.env import resolve_proxy
+from nexus_net.proxy.errors import ProxyProtocolError, ProxyTLSError
 from nexus_net.proxy.socks import Socks4aHandshake, Socks5Handshake
 from nexus_net.proxy.url import ProxyURL
 
-Handshake = Any   # ConnectHandshake | Socks5Handshake | Socks4aHandshake
+log = logging.getLogger("nexus_net.proxy")
 
 
 def make_handshake(proxy: ProxyURL, host: str, port: int, resolved: str | None = None) -> Handshake:
@@ -111,11 +116,24 @@ def _deliver(protocol: Any, data: bytes) -> None:
         protocol.data_received(data)
 
 
+async def open_connection(loop: asyncio.AbstractEventLoop, proxy: object, proxy_tls: Any, url_scheme: str,
+                          host: str, port: int, protocol_factory: Callable[[], Any]) -> tuple[Any, Any]:
+    """``loop.create_connection`` to ``host:port``, or a tunnel to it through
+    the proxy the ``proxy=`` argument (and the environment) names for this
+    target: (transport, protocol) either way. The caller bounds the time."""
+    via = resolve_proxy(proxy, url_scheme, host, port)
+    if via is None:
+        return await loop.create_connection(protocol_factory, host, port)
+    log.debug("connecting to %s:%d through %s", host, port, via.redacted)
+    return await open_tunnel(loop, via, host, port, protocol_factory, proxy_tls=proxy_tls)
+
+
 async def open_tunnel(loop: asyncio.AbstractEventLoop, proxy: ProxyURL, host: str, port: int,
-                      protocol_factory: Callable[[], Any], *, proxy_tls: Any = None) -> Any:
-    """Connect through ``proxy`` to ``host:port``; returns the transport, now
-    driving ``protocol_factory()`` (which got ``connection_made`` and any bytes
-    that followed the proxy's reply). The caller bounds the time taken."""
+                      protocol_factory: Callable[[], Any], *, proxy_tls: Any = None) -> tuple[Any, Any]:
+    """Connect through ``proxy`` to ``host:port``; returns (transport,
+    protocol) like ``create_connection``: the transport now drives
+    ``protocol_factory()``, which got ``connection_made`` and any bytes that
+    followed the proxy's reply. The caller bounds the time taken."""
     ctx = _proxy_context(proxy, proxy_tls)
     resolved = None
     if proxy.scheme == "socks5":                      # local DNS: we resolve, the proxy gets an address
@@ -144,10 +162,21 @@ async def open_tunnel(loop: asyncio.AbstractEventLoop, proxy: ProxyURL, host: st
     if leftover:
         _deliver(protocol, leftover)
     transport.resume_reading()
-    return transport
+    return transport, protocol
 
 
 # ---- blocking ------------------------------------------------------------------
+
+def open_socket(proxy: object, proxy_tls: Any, url_scheme: str, host: str, port: int, *,
+                timeout: float | None) -> tuple[socket.socket, bytes]:
+    """A socket connected to ``host:port``, directly or through the proxy
+    ``proxy=`` names for it, and the tunnel's first bytes (``b""`` direct)."""
+    via = resolve_proxy(proxy, url_scheme, host, port)
+    if via is None:
+        return socket.create_connection((host, port), timeout=timeout), b""
+    log.debug("connecting to %s:%d through %s", host, port, via.redacted)
+    return open_tunnel_sync(via, host, port, timeout=timeout, proxy_tls=proxy_tls)
+
 
 def open_tunnel_sync(proxy: ProxyURL, host: str, port: int, *, timeout: float | None,
                      proxy_tls: Any = None) -> tuple[socket.socket, bytes]:
@@ -178,6 +207,3 @@ def open_tunnel_sync(proxy: ProxyURL, host: str, port: int, *, timeout: float | 
     except BaseException:
         sock.close()
         raise
-
-
-__all__ = ["ProxyError", "make_handshake", "open_tunnel", "open_tunnel_sync"]

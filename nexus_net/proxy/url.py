@@ -37,10 +37,6 @@ class ProxyURL:
     __str__ = __repr__
 
     @property
-    def is_socks(self) -> bool:
-        return self.scheme.startswith("socks")
-
-    @property
     def remote_dns(self) -> bool:
         """The proxy resolves the target's name (socks5h, socks4a, HTTP CONNECT)."""
         return self.scheme != "socks5"

@@ -11,8 +11,8 @@ from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReade
 from nexus_net.rest._aio import ClientCore, Protocol
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
-from nexus_net.proxy import check_proxy, resolve_proxy
-from nexus_net.proxy.tunnel import open_tunnel
+from nexus_net.proxy import check_proxy
+from nexus_net.proxy.tunnel import open_connection
 from nexus_net.tls import TlsCodec, TlsConfig
 
 log = logging.getLogger("nexus_net.rest")
@@ -47,8 +47,7 @@ class Client(ClientCore):
                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
                  proxy: Any = True, proxy_tls: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
-        proxy = check_proxy(proxy)                # a bad proxy URL fails now
-        self.proxy, self.proxy_tls = proxy, proxy_tls
+        self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
@@ -68,14 +67,11 @@ class Client(ClientCore):
         loop = asyncio.get_running_loop()
         codec = TlsCodec(self.tls, False, self.host) if self.tls is not None else None
         proto = Protocol(loop, codec, ResponseReader(4096))
-        via = resolve_proxy(self.proxy, self.scheme, self.host, self.port)   # (again at each reconnect)
         try:
-            if via is None:
-                opening = loop.create_connection(lambda: proto, self.host, self.port)
-            else:
-                opening = open_tunnel(loop, via, self.host, self.port, lambda: proto, proxy_tls=self.proxy_tls)
-            opened = await asyncio.wait_for(opening, self.connect_timeout)
-            transport = opened[0] if via is None else opened
+            # (the proxy is looked up at every (re)connect: a changed environment applies)
+            transport, _ = await asyncio.wait_for(
+                open_connection(loop, self.proxy, self.proxy_tls, self.scheme, self.host, self.port,
+                                lambda: proto), self.connect_timeout)
             apply_buffer_sizes(transport, *self.buffer_sizes)
             if codec is not None:
                 await asyncio.wait_for(proto.tls_handshake(), self.connect_timeout)

@@ -17,8 +17,8 @@ from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.rest._aio import IDEMPOTENT
 from nexus_net.rest.client import build_request, parse_origin
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
-from nexus_net.proxy import check_proxy, resolve_proxy
-from nexus_net.proxy.tunnel import open_tunnel_sync
+from nexus_net.proxy import check_proxy
+from nexus_net.proxy.tunnel import open_socket
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 
 log = logging.getLogger("nexus_net.rest")
@@ -32,8 +32,7 @@ class Client:
                  max_body_size: int, headers: Any, so_rcvbuf: int | None = None,
                  so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
-        proxy = check_proxy(proxy)                # a bad proxy URL fails now
-        self.proxy, self.proxy_tls = proxy, proxy_tls
+        self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
         self.tls = tls
@@ -53,14 +52,10 @@ class Client:
     def _connect(self) -> None:
         if self.closed:
             raise ClientClosed(f"this client to {self.host}:{self.port} was closed")
-        via = resolve_proxy(self.proxy, self.scheme, self.host, self.port)   # (again at each reconnect)
-        first = b""
         try:
-            if via is None:
-                sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
-            else:
-                sock, first = open_tunnel_sync(via, self.host, self.port, timeout=self.connect_timeout,
-                                               proxy_tls=self.proxy_tls)
+            # (the proxy is looked up at every (re)connect: a changed environment applies)
+            sock, first = open_socket(self.proxy, self.proxy_tls, self.scheme, self.host, self.port,
+                                      timeout=self.connect_timeout)
         except socket.timeout:
             raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
                                  f"{self.connect_timeout}s") from None

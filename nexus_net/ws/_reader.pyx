@@ -281,7 +281,8 @@ cdef class FrameReader:
                         # Drained after a burst or a large frame grew the
                         # buffer: give the big slab back (freed now, or with
                         # the last message viewing it); the next read takes
-                        # a slab of the initial size again.
+                        # a slab of the initial size again. (The other
+                        # occasion, a control frame alone: below.)
                         b.release()
                     return None
                 b0 = p[0]
@@ -393,6 +394,12 @@ cdef class FrameReader:
                     self.close_received = True
                 msg = make_message(opcode, b.slab, <const char*>q, plen)
                 b.drop(total)          # after make_message: the pin protects q
+                if b.end == b.start:
+                    # A control frame alone in the buffer (a keepalive ping or
+                    # pong on an idle connection): give the slab back now
+                    # (the message keeps its bytes), so idle connections hold
+                    # no receive memory; the next read allocates again.
+                    b.release()
                 return msg
             if self.f_fin and opcode != 0:
                 if self.f_text and self.utf8_state != UTF8_ACCEPT:

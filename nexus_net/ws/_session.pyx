@@ -186,17 +186,12 @@ cdef class Session:
 
     cdef int handle_control(self, Message msg) except -1:
         cdef int code
-        if msg.opcode == 9 or msg.opcode == 10:
-            if msg.opcode == 9:
-                if self.auto_pong and not self.close_sent:
-                    self.queue(self.writer.encode_pong(msg))
-            elif self.ping_waiters:
+        if msg.opcode == 9:
+            if self.auto_pong and not self.close_sent:
+                self.queue(self.writer.encode_pong(msg))
+        elif msg.opcode == 10:
+            if self.ping_waiters:
                 self.pong_received(msg.bytes())
-            # A keepalive frame alone in the buffer (an idle connection): the
-            # receive slab goes now rather than at our next ping, so idle
-            # connections hold none (the next read allocates one again).
-            if self.reader.buf.end == self.reader.buf.start:
-                self.reader.buf.release()
         else:
             self.close_received = True
             self.read_done = True

@@ -10,8 +10,8 @@ from typing import Any, Awaitable, Callable, Generator, Sequence
 
 from nexus_net.tls import TlsCodec, TlsConfig
 from nexus_net._sockopts import apply_buffer_sizes, check_buffer_sizes
-from nexus_net.proxy import check_proxy, resolve_proxy
-from nexus_net.proxy.tunnel import open_tunnel
+from nexus_net.proxy import check_proxy
+from nexus_net.proxy.tunnel import open_connection
 from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
@@ -94,8 +94,7 @@ class connect:
                  listener: Listener | None = None, so_rcvbuf: int | None = None,
                  so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
         self.url = parse_url(url)
-        proxy = check_proxy(proxy)                # a bad proxy URL fails now
-        self.proxy = proxy
+        self.proxy = check_proxy(proxy)           # a bad proxy URL fails now
         self.proxy_tls = proxy_tls
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.buffer_sizes = (so_rcvbuf, so_sndbuf)
@@ -181,13 +180,9 @@ class connect:
             if self.tls is None:
                 self.tls = TlsConfig()
             conn.start_tls(TlsCodec(self.tls, False, url.host))
-        proxy = resolve_proxy(self.proxy, url.scheme, url.host, url.port)   # (per URL: redirects too)
-        if proxy is None:
-            transport, _ = await loop.create_connection(lambda: conn, url.host, url.port)
-        else:
-            log.debug("connecting to %s through %s", url, proxy.redacted)
-            transport = await open_tunnel(loop, proxy, url.host, url.port, lambda: conn,
-                                          proxy_tls=self.proxy_tls)
+        # (the proxy is looked up per URL: a redirect's target gets its own decision)
+        transport, _ = await open_connection(loop, self.proxy, self.proxy_tls, url.scheme, url.host, url.port,
+                                             lambda: conn)
         try:
             if not self.nodelay:
                 conn.set_nodelay(False)

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 from nexus_net._blocking_io import BlockingIo
 from nexus_net._sockopts import apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
-from nexus_net.proxy import check_proxy, resolve_proxy
-from nexus_net.proxy.tunnel import open_tunnel_sync
+from nexus_net.proxy import check_proxy
+from nexus_net.proxy.tunnel import open_socket
 from nexus_net.tls import TlsCodec, TlsConfig, TlsError
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE, Message
 from nexus_net.ws._session import Session
@@ -451,17 +451,12 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
                close_timeout: float, tls: TlsConfig | None,
                buffer_sizes: tuple[int | None, int | None] = (None, None),
                proxy: tuple[Any, Any] = (True, None)) -> Connection | WsUrl:
-    via = resolve_proxy(proxy[0], url.scheme, url.host, url.port)    # (per URL: redirects too)
-    first = b""
     try:
-        if via is None:
-            sock = socket.create_connection((url.host, url.port), timeout=_remaining(deadline, url))
-        else:
-            sock, first = open_tunnel_sync(via, url.host, url.port, timeout=_remaining(deadline, url),
-                                           proxy_tls=proxy[1])
+        # (the proxy is looked up per URL: a redirect's target gets its own decision)
+        sock, first = open_socket(proxy[0], proxy[1], url.scheme, url.host, url.port,
+                                  timeout=_remaining(deadline, url))
     except socket.timeout:
-        raise HandshakeTimeout(f"TCP connect to {url}{' through ' + via.redacted if via else ''} "
-                               "timed out") from None
+        raise HandshakeTimeout(f"TCP connect to {url} (or its proxy's handshake) timed out") from None
     io = BlockingIo(sock, TlsCodec(tls, False, url.host) if tls is not None else None, first)
     try:
         if nodelay:
