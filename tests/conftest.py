@@ -64,3 +64,16 @@ async def keepalive_server():
     await site.start()
     yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def localhost_pki(tmp_path_factory):
+    """A throw-away CA (trustme) and a certificate for localhost/127.0.0.1,
+    as files: {"ca": ca.pem, "server": key + chain in one pem}."""
+    trustme = pytest.importorskip("trustme")
+    d = tmp_path_factory.mktemp("localhost-pki")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
+    return {"ca": str(d / "ca.pem"), "server": str(d / "server.pem")}
+

@@ -12,19 +12,13 @@ from nexus_net.tls import TlsConfig
 from proxies import DANTED, TINYPROXY, danted, free_port, require_binary, tinyproxy
 from wsutil import nexus_server
 
-trustme = pytest.importorskip("trustme")
 NOPING = dict(ping_interval=None)
 BIG = bytes(range(256)) * (16 * 4096)            # 16 MiB
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("debian-proxy-pki")
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
-    return {"ca": str(d / "ca.pem"), "server": str(d / "server.pem")}
+def pki(localhost_pki):
+    return localhost_pki
 
 
 @pytest.fixture(scope="module")

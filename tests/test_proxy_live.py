@@ -14,7 +14,6 @@ from proxies import free_port, pproxy
 from wsutil import nexus_server
 
 pytest.importorskip("pproxy")
-trustme = pytest.importorskip("trustme")
 NOPING = dict(ping_interval=None)
 BIG = bytes(range(256)) * (16 * 4096)            # 16 MiB
 
@@ -32,13 +31,8 @@ def auth_proxy():
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("proxy-pki")
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
-    return {"ca": str(d / "ca.pem"), "server": str(d / "server.pem")}
+def pki(localhost_pki):
+    return localhost_pki
 
 
 @pytest.fixture(scope="module")
@@ -94,26 +88,20 @@ async def test_credentials_accepted(auth_proxy, scheme):
         await echo_through(f"ws://127.0.0.1:{server.port}/", f"{scheme}://alice:s3cret@127.0.0.1:{auth_proxy}")
 
 
+# pproxy answers HTTP with 407; on SOCKS5 it hangs up instead of sending RFC
+# 1929's failure reply (or 0xFF for no credentials): a ProxyError all the
+# same, never a connection that seems to work. (The SOCKS5 replies
+# themselves: tests/test_proxy_sansio.py.)
+@pytest.mark.parametrize("scheme, error", [("http", ProxyAuthRequired), ("socks5h", ProxyError)])
 @pytest.mark.parametrize("creds", ["alice:wrong-pw@", ""])
-async def test_wrong_or_missing_credentials_are_proxy_auth_required(auth_proxy, creds):
+async def test_wrong_or_missing_credentials_are_refused(auth_proxy, scheme, error, creds):
     async with nexus_server() as server:
-        with pytest.raises(ProxyAuthRequired) as info:
-            await ws.connect(f"ws://127.0.0.1:{server.port}/", proxy=f"http://{creds}127.0.0.1:{auth_proxy}",
+        with pytest.raises(error) as info:
+            await ws.connect(f"ws://127.0.0.1:{server.port}/", proxy=f"{scheme}://{creds}127.0.0.1:{auth_proxy}",
                              open_timeout=20, **NOPING)
-    assert info.value.status == 407
+    if scheme == "http":
+        assert info.value.status == 407
     assert "wrong-pw" not in str(info.value) and "wrong-pw" not in repr(info.value)
-
-
-@pytest.mark.parametrize("creds", ["alice:wrong-pw@", ""])
-async def test_socks5_refusing_our_credentials_is_a_proxy_error(auth_proxy, creds):
-    # pproxy hangs up instead of sending RFC 1929's failure reply (or 0xFF for
-    # no credentials): a ProxyError all the same, never a connection that
-    # seems to work. (The replies themselves: tests/test_proxy_sansio.py.)
-    async with nexus_server() as server:
-        with pytest.raises(ProxyError) as info:
-            await ws.connect(f"ws://127.0.0.1:{server.port}/", proxy=f"socks5h://{creds}127.0.0.1:{auth_proxy}",
-                             open_timeout=20, **NOPING)
-    assert "wrong-pw" not in str(info.value)
 
 
 async def test_a_target_the_http_proxy_cannot_reach_is_a_proxy_error(open_proxy):
@@ -169,8 +157,10 @@ async def test_proxy_from_the_environment_and_no_proxy(monkeypatch, auth_proxy):
         async with ws.connect(url, **NOPING) as conn:     # ...nor for a host no_proxy names
             await conn.send_text("bypassed")
             assert (await conn.recv()).text() == "bypassed"
-        monkeypatch.setenv("http_proxy", f"http://alice:s3cret@127.0.0.1:{auth_proxy}")
         monkeypatch.setenv("no_proxy", "example.com")
+        with pytest.raises(ProxyAuthRequired):            # a no_proxy naming other hosts bypasses nothing
+            await ws.connect(url, open_timeout=20, **NOPING)
+        monkeypatch.setenv("http_proxy", f"http://alice:s3cret@127.0.0.1:{auth_proxy}")
         await echo_through(url, True)
 
 
@@ -256,6 +246,17 @@ async def test_bytes_after_the_proxy_reply_reach_the_protocol_first():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_bad_proxy_url_or_a_stray_proxy_tls_fails_before_connecting():
+    with pytest.raises(ValueError, match="unsupported proxy scheme") as info:
+        ws.connect("ws://127.0.0.1:9/", proxy="ftp://u:hunter2@proxy:21")     # (no await: at the call)
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ValueError, match="unsupported proxy scheme"):
+        ws.sync.connect("ws://127.0.0.1:9/", proxy="gopher://proxy")
+    with pytest.raises(ValueError, match="only https:// proxies use TLS"):
+        await ws.connect("ws://127.0.0.1:9/", proxy="http://127.0.0.1:9", proxy_tls=TlsConfig(),
+                         open_timeout=5, **NOPING)
 
 
 async def test_after_the_handshake_the_byte_path_is_the_direct_one(open_proxy):

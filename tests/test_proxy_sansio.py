@@ -124,8 +124,10 @@ def test_socks5_without_auth_names_the_host_and_keeps_the_tunnel_bytes():
     assert h.data_to_send() == b"\x05\x01\x00"
     h.receive_data(b"\x05\x00")
     assert h.data_to_send() == b"\x05\x01\x00\x03\x0bexample.com\x01\xbb"
-    feed_bytewise(h, socks5_reply() + b"first tunnel bytes"[:0])
-    assert h.done and h.leftover == b""
+    reply = socks5_reply()
+    feed_bytewise(h, reply[:-1])                     # not done a byte early...
+    h.receive_data(reply[-1:] + b"first tunnel bytes")
+    assert h.done and h.leftover == b"first tunnel bytes"
 
 
 def test_socks5_reply_and_tunnel_bytes_in_one_read():

@@ -86,6 +86,36 @@ def test_a_partial_frame_keeps_the_grown_buffer():
     assert reader.next().bytes() == b"y" * 50_000
 
 
+def test_a_control_frame_alone_gives_the_slab_back_and_one_among_data_does_not():
+    reader = FrameReader(Role.CLIENT, buffer_size=4096)
+    w = FrameWriter(Role.SERVER)
+    reader.feed(w.encode_ping(b"are you there"))
+    ping = reader.next()
+    assert ping.bytes() == b"are you there" and reader.buffer_capacity == 0
+    reader.feed(w.encode_ping(b"p") + w.encode_binary(b"data"))
+    assert reader.next().bytes() == b"p"
+    assert reader.buffer_capacity == 4096                # data still buffered: kept
+    assert reader.next().bytes() == b"data"
+    assert ping.bytes() == b"are you there"
+
+
+def test_blocking_io_returns_bytes_read_before_it_first():
+    import socket
+    from nexus_net._blocking_io import BlockingIo
+    frame = FrameWriter(Role.SERVER).encode_binary(b"through the tunnel")
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(frame[7:])                             # the rest, from the socket
+        io = BlockingIo(a, None, frame[:7])              # what the proxy's reply came with
+        assert not io.peer_closed_idle()
+        reader = FrameReader(Role.CLIENT)
+        got = None
+        while got is None:
+            assert io.fill(reader) > 0
+            got = reader.next()
+        assert got.bytes() == b"through the tunnel"
+
+
 def test_messages_cost_the_garbage_collector_nothing():
     # A Message refers only to its slab, which refers to nothing: no cycle can
     # go through it, so it is not tracked (keeping many costs no GC passes).
