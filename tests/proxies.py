@@ -34,13 +34,15 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> 
 
 
 @contextlib.contextmanager
-def pproxy(scheme: str, auth: str | None = None, *extra: str):
-    """A pproxy listening for ``scheme`` (e.g. ``http+socks4+socks5``)."""
+def pproxy(scheme: str, auth: str | None = None, *extra: str, log: str | None = None):
+    """A pproxy listening for ``scheme`` (e.g. ``http+socks4+socks5``). With
+    ``log``, it runs verbose (-v: one line per tunnel) into that file."""
     port = free_port()
     listen = f"{scheme}://127.0.0.1:{port}" + (f"#{auth}" if auth else "")
+    out = open(log, "w") if log else subprocess.PIPE
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "run_pproxy.py"), "-l", listen,
-                             "--auth", "0", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--auth", "0", *(("-v",) if log else ()), *extra],
+                            stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         wait_listening(port, proc)
         yield port
@@ -49,6 +51,8 @@ def pproxy(scheme: str, auth: str | None = None, *extra: str):
         proc.wait()
         if proc.stdout:
             proc.stdout.close()
+        if log:
+            out.close()
 
 
 # ---- Debian's tinyproxy (HTTP CONNECT) and dante-server (SOCKS5) ----------------------------
@@ -124,7 +128,7 @@ def danted(folder: str, blocked_port: int | None = None):
         "user.unprivileged: nobody" if os.geteuid() == 0 else "",
         "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }",
         *rules,
-        "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }",
+        "socks pass {\n from: 127.0.0.0/8 to: 0.0.0.0/0\n command: connect\n log: connect\n}",
     ]) + "\n"
     path = os.path.join(folder, "danted.conf")
     with open(path, "w") as f:

@@ -14,12 +14,15 @@ Environment knobs:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import re
+import tempfile
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -152,3 +155,80 @@ def test_autobahn_server_over_tls(wstest: tuple[str, str], capsys: pytest.Captur
             f"wss://127.0.0.1:{port}", "nexus-net-tls", out,
             cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
     _check("server (wss://)", results, capsys, extra_log=server_log)
+
+
+# ---- through a proxy (issue 13) ----------------------------------------------------------
+# The fuzzingserver reached through third-party proxies: HTTP CONNECT (tinyproxy), SOCKS5
+# (Dante) and an HTTPS proxy (pproxy: TLS to the proxy, and with a wss:// fuzzingserver the
+# origin's TLS inside that tunnel). Cases 1.* and 5.* (framing, fragmentation) are what a
+# tunnel could break; each run also counts, in the proxy's own log, that every connection
+# of the run went through it (a client that ignored proxy= would pass the cases otherwise).
+PROXY_CASES = os.environ.get("AUTOBAHN_PROXY_CASES", "1.* 5.*").split()
+
+PROXIED = [
+    # (proxy, client script, fuzzingserver over TLS)
+    ("tinyproxy", "client_nexus_async.py", False),
+    ("dante", "client_nexus_sync.py", False),
+    ("dante", "client_nexus_async.py", True),
+    ("pproxy-https", "client_nexus_async.py", True),
+]
+
+
+@contextlib.contextmanager
+def _proxy(kind: str, folder: Path, pki: dict[str, str]) -> Iterator[tuple[str, Callable[[], int]]]:
+    """Start a proxy of ``kind``; yield its URL and a function counting the
+    tunnels its log shows."""
+    from proxies import DANTED, TINYPROXY, danted, pproxy, require_binary, tinyproxy
+
+    folder.chmod(0o777)                  # the Debian daemons drop to nobody when run as root
+    if kind == "tinyproxy":
+        require_binary(TINYPROXY, "tinyproxy")
+        with tinyproxy(str(folder)) as port:
+            yield f"http://127.0.0.1:{port}", lambda: _count(folder / "tinyproxy.log", r"Request \(.*\): CONNECT ")
+    elif kind == "dante":
+        require_binary(DANTED, "dante-server")
+        with danted(str(folder)) as port:
+            yield f"socks5://127.0.0.1:{port}", lambda: _count(folder / "danted.log", r"pass\(\d+\): tcp/connect ")
+    else:
+        log = folder / "pproxy.log"
+        with pproxy("http+ssl", None, "--ssl", pki["server"], log=str(log)) as port:
+            yield f"https://127.0.0.1:{port}", lambda: _count(log, r"^http \S+ -> ")
+
+
+def _count(log: Path, pattern: str) -> int:
+    return len(re.findall(pattern, log.read_text(errors="replace"), re.MULTILINE))
+
+
+@pytest.mark.parametrize(("kind", "script", "origin_tls"), PROXIED,
+                         ids=[f"{k}-{s.split('_')[-1][:-3]}-{'wss' if t else 'ws'}" for k, s, t in PROXIED])
+def test_autobahn_client_through_proxy(kind: str, script: str, origin_tls: bool,
+                                       wstest: tuple[str, str], localhost_pki: dict[str, str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    agent = f"nexus-{script.split('_')[-1][:-3]}-via-{kind}{'-tls' if origin_tls else ''}"
+    out = _outdir(f"client-{agent}")
+    client = [sys.executable, str(HERE / script)]
+    if kind.endswith("https"):
+        client += ["--proxy-ca", localhost_pki["ca"]]
+    tls = None
+    if origin_tls:
+        # wstest's TLS mode wants the certificate and the key as separate files
+        trustme = pytest.importorskip("trustme")
+        ca = trustme.CA()
+        cert = ca.issue_cert("localhost", "127.0.0.1")
+        cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
+        cert.private_key_pem.write_to_path(str(out / "server.key"))
+        ca.cert_pem.write_to_path(str(out / "ca.pem"))
+        client += ["--ca", str(out / "ca.pem")]
+        tls = (str(out / "server.crt"), str(out / "server.key"))
+    # a fresh folder for the proxy's log, in /tmp: pytest's tmp_path is closed to the
+    # user nobody that the Debian daemons drop to when run as root
+    with tempfile.TemporaryDirectory(prefix="nexus-proxy-") as folder, \
+            _proxy(kind, Path(folder), localhost_pki) as (proxy_url, tunnels):
+        results = harness.run_fuzzingserver(
+            [*client, "--proxy", proxy_url], agent, out, cases=PROXY_CASES, exclude=EXCLUDE,
+            timeout=TIMEOUT, wstest=wstest, tls=tls)
+        seen = tunnels()
+    _check(f"client ({script.split('_')[-1][:-3]}, via {kind}{', wss://' if origin_tls else ''})",
+           results, capsys)
+    # getCaseCount + one per case + updateReports, every one a tunnel of its own
+    assert seen >= len(results) + 2, f"the proxy's log shows {seen} tunnels for {len(results)} cases"

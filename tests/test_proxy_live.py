@@ -11,7 +11,7 @@ from nexus_net import ws
 from nexus_net.proxy import ProxyAuthRequired, ProxyConnectFailed, ProxyError
 from nexus_net.tls import TlsConfig
 from proxies import free_port, pproxy
-from wsutil import nexus_server
+from wsutil import nexus_server, raw_server
 
 pytest.importorskip("pproxy")
 NOPING = dict(ping_interval=None)
@@ -162,6 +162,44 @@ async def test_proxy_from_the_environment_and_no_proxy(monkeypatch, auth_proxy):
             await ws.connect(url, open_timeout=20, **NOPING)
         monkeypatch.setenv("http_proxy", f"http://alice:s3cret@127.0.0.1:{auth_proxy}")
         await echo_through(url, True)
+
+
+def blocking_echo(url: str) -> None:
+    with ws.sync.connect(url, open_timeout=20, ping_interval=None) as conn:
+        assert conn.request_path == "/final"
+        conn.send_text("blocking")
+        assert conn.recv().text() == "blocking"
+
+
+async def test_a_redirect_target_gets_its_own_proxy_decision(monkeypatch, tmp_path):
+    """The proxy and no_proxy are looked up for each URL of a redirect chain:
+    127.0.0.1 (direct, no_proxy names it) -> localhost (through the proxy),
+    and the other way round. The proxy's own log counts the tunnels."""
+    log = tmp_path / "pproxy.log"
+    with pproxy("http", None, log=str(log)) as proxy_port:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy_port}")
+        tunnels = lambda: log.read_text().count(" -> ")          # noqa: E731
+        async with nexus_server() as server:
+            for start_host, final_host, no_proxy, through in [("127.0.0.1", "localhost", "127.0.0.1", 1),
+                                                             ("localhost", "127.0.0.1", "127.0.0.1", 1),
+                                                             ("127.0.0.1", "localhost", "", 2)]:
+                monkeypatch.setenv("no_proxy", no_proxy)
+                target = f"ws://{final_host}:{server.port}/final"
+
+                async def redirector(reader, writer):
+                    await reader.readuntil(b"\r\n\r\n")
+                    writer.write(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\n"
+                                 "Content-Length: 0\r\n\r\n".encode())
+                    await writer.drain()
+
+                before = tunnels()
+                async with raw_server(redirector) as port:
+                    async with ws.connect(f"ws://{start_host}:{port}/start", open_timeout=20, **NOPING) as conn:
+                        assert conn.request_path == "/final"
+                        await conn.send_text("redirected")
+                        assert (await conn.recv()).text() == "redirected"
+                    await asyncio.to_thread(blocking_echo, f"ws://{start_host}:{port}/start")
+                assert tunnels() - before == 2 * through, (start_host, final_host, no_proxy)
 
 
 # ---- the blocking client --------------------------------------------------------------

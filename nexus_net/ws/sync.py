@@ -37,13 +37,15 @@ class Connection:
 
     def __init__(self, io: BlockingIo, session: Session, *, close_timeout: float,
                  subprotocol: str | None, response_headers: list[tuple[str, str]],
-                 ping_interval: float | None = None, ping_timeout: float | None = None) -> None:
+                 ping_interval: float | None = None, ping_timeout: float | None = None,
+                 request_path: str | None = None) -> None:
         self.io = io
         self.sock = io.sock
         self.session = session
         self.close_timeout = close_timeout
         self.subprotocol = subprotocol
         self.response_headers = response_headers
+        self.request_path = request_path   # the resource after redirects, as on the async client
         self.lost = False
         self.opened_ns = time.time_ns()
         self.bytes_received = 0           # plaintext bytes
@@ -498,4 +500,5 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
         raise
     sock.settimeout(None)
     return Connection(io, session, close_timeout=close_timeout,
-                      subprotocol=response.subprotocol, response_headers=response.headers)
+                      subprotocol=response.subprotocol, response_headers=response.headers,
+                      request_path=url.resource)

@@ -27,21 +27,33 @@ def client_args(description: str) -> argparse.Namespace:
     p.add_argument("--first", type=int, default=1, help="first case number (1-based)")
     p.add_argument("--last", type=int, default=0, help="last case number (default: all)")
     p.add_argument("--ca", help="CA file to trust for a wss:// URL")
+    p.add_argument("--proxy", help="reach the fuzzingserver through this proxy URL "
+                   "(http://, https://, socks5://, socks5h://, socks4a://)")
+    p.add_argument("--proxy-ca", help="CA file to trust for an https:// proxy")
     args = p.parse_args()
-    global TLS
+    global TLS, PROXY, PROXY_TLS
+    from nexus_net.tls import TlsConfig
     if args.ca:
-        from nexus_net.tls import TlsConfig
         TLS = TlsConfig(ca_file=args.ca)
+    if args.proxy_ca:
+        PROXY_TLS = TlsConfig(ca_file=args.proxy_ca)
+    PROXY = args.proxy
     return args
 
 
-TLS = None   # the TlsConfig for wss:// runs, set by client_args()
+TLS = None     # the TlsConfig for wss:// runs, set by client_args()
+PROXY = None   # the proxy URL of a run through a proxy, set by client_args()
+PROXY_TLS = None  # the TlsConfig for an https:// proxy
 
 
 def conn_options(**kw: object) -> dict[str, object]:
-    """Keyword arguments for ws.connect / ws.sync.connect in these scripts."""
+    """Keyword arguments for ws.connect / ws.sync.connect in these scripts.
+    Without --proxy the scripts never read the environment's proxy settings."""
     if TLS is not None:
         kw["tls"] = TLS
+    kw["proxy"] = PROXY
+    if PROXY_TLS is not None:
+        kw["proxy_tls"] = PROXY_TLS
     return kw
 
 
