@@ -83,6 +83,43 @@ async def test_the_pool_through_a_proxy(proxy_urls, keepalive_server):
         await pool.close()
 
 
+async def test_a_pool_spread_over_several_proxies(keepalive_server, tmp_path):
+    """proxy=[A, B, None]: connection i goes through proxy[i % 3], and a
+    repaired connection through its own proxy again (the proxies' logs count)."""
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    tunnels = lambda log: log.read_text().count(" -> ")            # noqa: E731
+    with pproxy("http", None, log=str(log_a)) as a, pproxy("socks5", None, log=str(log_b)) as b:
+        proxies = [f"http://127.0.0.1:{a}", f"socks5://127.0.0.1:{b}", None]
+        pool = await rest.ClientPool.connect(keepalive_server, connections=6, proxy=proxies)
+        try:
+            assert (tunnels(log_a), tunnels(log_b)) == (2, 2)          # and two direct ones
+            assert sorted(c.proxy.redacted if c.proxy else "direct" for c in pool.idle) == \
+                sorted(p or "direct" for p in proxies * 2)
+
+            async def one(i):
+                async with pool.acquire() as client:
+                    return (await client.get("/get", params={"n": str(i)})).json()
+            got = await asyncio.gather(*(one(i) for i in range(30)))
+            assert got == [{"args": {"n": str(i)}} for i in range(30)]
+            assert (tunnels(log_a), tunnels(log_b)) == (2, 2)          # keep-alive: no new tunnel
+
+            via_b = next(c for c in pool.idle if c.proxy and c.proxy.scheme == "socks5")
+            via_b.proto.transport.abort()                               # the connection breaks
+            await asyncio.sleep(0)
+            assert not via_b.connected
+            pool.idle.remove(via_b)
+            pool.release(via_b)                                         # -> repaired in the background
+            for _ in range(200):
+                if via_b.connected:
+                    break
+                await asyncio.sleep(0.05)
+            assert via_b.connected and (tunnels(log_a), tunnels(log_b)) == (2, 3)
+        finally:
+            await pool.close()
+    with pytest.raises(ValueError, match="names no proxy"):
+        await rest.ClientPool.connect(keepalive_server, connections=2, proxy=[])
+
+
 async def test_rest_proxy_credentials(keepalive_server, auth_proxy):
     client = await rest.connect(keepalive_server, proxy=f"http://alice:s3cret@127.0.0.1:{auth_proxy}")
     await client.close()

@@ -47,6 +47,11 @@ class ClientPool:
     client that comes back broken is reconnected in the background with
     exponential backoff (``reconnect_initial`` doubling up to
     ``reconnect_max`` seconds) before it is handed out again.
+
+    ``proxy=`` is as for ``rest.connect``, or a list of such values, one per
+    connection in turn (connection ``i`` uses ``proxy[i % len(proxy)]``): a
+    pool spread over several egress gateways, ``None`` in the list for direct
+    connections. A repaired connection goes through its own proxy again.
     """
 
     def __init__(self, url: str, connections: int, *, reconnect_initial: float = 0.05,
@@ -57,6 +62,10 @@ class ClientPool:
         self.size = connections
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
+        proxy = client_kwargs.pop("proxy", True)
+        self.proxies = list(proxy) if isinstance(proxy, (list, tuple)) else [proxy]
+        if not self.proxies:
+            raise ValueError("proxy=[] names no proxy: give None for direct connections")
         self.client_kwargs = client_kwargs
         self.idle: list[Client] = []
         self.waiters: collections.deque[asyncio.Future[Client]] = collections.deque()
@@ -67,7 +76,8 @@ class ClientPool:
     async def connect(cls, url: str, *, connections: int = 4, **kwargs: Any) -> ClientPool:
         """Open ``connections`` connections to ``url`` (all must succeed)."""
         pool = cls(url, connections, **kwargs)
-        clients = await asyncio.gather(*(connect(url, **pool.client_kwargs) for _ in range(connections)),
+        clients = await asyncio.gather(*(connect(url, proxy=pool.proxies[i % len(pool.proxies)],
+                                                 **pool.client_kwargs) for i in range(connections)),
                                        return_exceptions=True)
         errors = [c for c in clients if isinstance(c, BaseException)]
         if errors:
