@@ -4,11 +4,12 @@ pproxy for HTTP CONNECT, HTTP CONNECT over TLS, SOCKS4a and SOCKS5."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from nexus_net import ws
-from nexus_net.proxy import ProxyAuthRequired, ProxyConnectFailed, ProxyError
+from nexus_net.proxy import ProxyAuthRequired, ProxyConnectFailed, ProxyError, check_proxy
 from nexus_net.tls import TlsConfig
 from proxies import free_port, pproxy
 from wsutil import nexus_server, raw_server
@@ -307,3 +308,35 @@ async def test_after_the_handshake_the_byte_path_is_the_direct_one(open_proxy):
             for conn in (direct, tunneled):
                 assert conn.transport_.get_protocol() is conn
             assert type(tunneled.transport_) is type(direct.transport_)
+
+
+async def test_credentials_never_reach_the_logs(auth_proxy, caplog):
+    """Reconnect attempts (ws) and pool repairs (REST) log their reasons: the
+    proxy is named there, its password never."""
+    from nexus_net import rest
+    caplog.set_level(logging.DEBUG, logger="nexus_net")
+    dead = f"http://alice:hunter2@127.0.0.1:{free_port()}"              # nothing listens there
+    wrong = f"http://alice:wrong-pw@127.0.0.1:{auth_proxy}"
+    for proxy in (dead, wrong):
+        with pytest.raises((OSError, ProxyAuthRequired)) as info:
+            async for _conn in ws.connect("ws://127.0.0.1:9/", proxy=proxy, max_attempts=2,
+                                          backoff_initial=0.01, open_timeout=10, **NOPING):
+                pass
+        assert "hunter2" not in str(info.value) and "wrong-pw" not in str(info.value)
+    async with nexus_server() as server:
+        client = await rest.connect(f"http://127.0.0.1:{server.port}", proxy=None)
+        pool = rest.ClientPool(f"http://127.0.0.1:{server.port}", 1, proxy=dead, reconnect_initial=0.01)
+        try:
+            client.proxy = pool.proxies[0] = check_proxy(dead)
+            client._discard()
+            pool.release(client)                                        # repaired: fails, logs, retries
+            for _ in range(100):
+                if "reconnecting" in caplog.text:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await pool.close()
+            await client.close()
+    assert "reconnecting" in caplog.text and "failed 2 times" in caplog.text
+    assert "127.0.0.1" in caplog.text and "***@" in caplog.text       # the proxy is named ...
+    assert "hunter2" not in caplog.text and "wrong-pw" not in caplog.text  # ... its password never
