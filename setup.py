@@ -19,6 +19,7 @@ MODULES = [
     "nexus_net._tls",
     "nexus_net._waiter",
     "nexus_net._outbuf",
+    "nexus_net._inflate",
     "nexus_net.ws._utf8",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",
@@ -41,12 +42,17 @@ else:
 
 macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
 
+# zlib through its C API (Content-Encoding, and permessage-deflate later):
+# only the inflater module calls it, the others reach it through cimport.
+LIBRARIES = {"nexus_net._inflate": ["z"]}
+
 extensions = [
     Extension(
         name,
         [name.replace(".", "/") + ".pyx"],
         extra_compile_args=cflags,
         define_macros=macros,
+        libraries=LIBRARIES.get(name, []),
     )
     for name in MODULES
 ]

@@ -9,7 +9,14 @@ with a ~60 B JSON body, keep-alive, one request in flight.
 (b) loopback: round trips against a uvloop + httptools server in another
     process (client and server on one core): our async client, our blocking
     client, aiohttp, httpx, and a raw-socket floor (hand-made request bytes,
-    the response recognised by its length).
+    the response recognised by its length). ``--baseline LIBDIR`` adds our
+    async client from another build (e.g. the commit before a change, built
+    into LIBDIR) beside this tree's, both in subprocesses of their own.
+(c) a 64 KB gzip-compressed JSON response (an exchange-info-like document,
+    ~7x compressible): GET + decode + ``json()``, ns per response, ours vs
+    aiohttp (its default ``json()``, and with ``loads=orjson.loads``) vs httpx;
+    in memory too, against zlib.decompressobj + orjson.loads as the floor.
+    ``--only gzip`` runs this part alone.
 """
 
 from __future__ import annotations
@@ -37,6 +44,33 @@ HEADERS = [("Content-Type", "application/json"), ("X-API-KEY", "k" * 32),
 REPLY_BODY = b'{"id":"8f2c1e7a","status":"accepted","filled":"0","ts":17324928}'
 REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
          + str(len(REPLY_BODY)).encode() + b"\r\n\r\n" + REPLY_BODY)
+
+
+def exchange_info(target: int = 64_000) -> bytes:
+    """A deterministic exchange-info-like JSON document of about ``target`` bytes."""
+    import random
+    import orjson
+    rnd = random.Random(14)
+    symbols = []
+    while True:
+        base = "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(rnd.randint(3, 6)))
+        tick = 10 ** -rnd.randint(1, 8)
+        symbols.append({"symbol": base + "USDT", "status": rnd.choice(["TRADING", "BREAK"]),
+                        "baseAsset": base, "quoteAsset": "USDT", "baseAssetPrecision": rnd.randint(2, 8),
+                        "filters": [{"filterType": "PRICE_FILTER", "minPrice": f"{tick:.8f}",
+                                     "maxPrice": f"{rnd.uniform(1e3, 1e6):.8f}", "tickSize": f"{tick:.8f}"},
+                                    {"filterType": "LOT_SIZE", "minQty": f"{rnd.uniform(0, 1):.8f}",
+                                     "maxQty": f"{rnd.uniform(1e4, 1e7):.8f}", "stepSize": f"{tick * 10:.8f}"}],
+                        "orderTypes": ["LIMIT", "MARKET", "STOP_LOSS_LIMIT"][:rnd.randint(1, 3)]})
+        doc = orjson.dumps({"timezone": "UTC", "serverTime": 1764633600000, "symbols": symbols})
+        if len(doc) >= target:
+            return doc
+
+
+INFO = exchange_info()
+INFO_GZ = __import__("gzip").compress(INFO, compresslevel=6)
+GZ_REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: " + str(len(INFO_GZ)).encode() + b"\r\n\r\n" + INFO_GZ)
 
 
 def pin(cpu: int) -> None:
@@ -127,11 +161,17 @@ class Server(asyncio.Protocol):
         self.p.feed_data(data)
 
     def on_message_complete(self) -> None:
-        self.t.write(REPLY)
+        self.t.write(self.reply)
+
+    reply = REPLY
 
 
-async def serve() -> None:
-    server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
+class GzipServer(Server):
+    reply = GZ_REPLY
+
+
+async def serve(protocol: type = Server) -> None:
+    server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -306,6 +346,142 @@ async def rtt_raw_await(port: int, n: int, warm: int) -> list[int]:
     return out
 
 
+# ---- (c) a 64 KB gzip JSON response ---------------------------------------------------------
+
+async def gz_nexus(port: int, n: int, warm: int) -> list[int]:
+    from nexus_net import rest
+    conn = await rest.connect(f"http://127.0.0.1:{port}", accept_encoding=("gzip",))
+    out, clock = [], time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        (await conn.get("/api/v3/exchangeInfo")).json()
+        if i >= warm:
+            out.append(clock() - t0)
+    await conn.close()
+    return out
+
+
+def _gz_aiohttp(loads: Any) -> Callable[[int, int, int], Any]:
+    async def run(port: int, n: int, warm: int) -> list[int]:
+        import aiohttp
+        out, clock = [], time.perf_counter_ns
+        url = f"http://127.0.0.1:{port}/api/v3/exchangeInfo"
+        async with aiohttp.ClientSession() as s:
+            for i in range(warm + n):
+                t0 = clock()
+                async with s.get(url) as r:
+                    await (r.json() if loads is None else r.json(loads=loads))
+                if i >= warm:
+                    out.append(clock() - t0)
+        return out
+    return run
+
+
+async def gz_httpx(port: int, n: int, warm: int) -> list[int]:
+    import httpx
+    out, clock = [], time.perf_counter_ns
+    url = f"http://127.0.0.1:{port}/api/v3/exchangeInfo"
+    async with httpx.AsyncClient() as c:
+        for i in range(warm + n):
+            t0 = clock()
+            (await c.get(url)).json()
+            if i >= warm:
+                out.append(clock() - t0)
+    return out
+
+
+def mem_gz_nexus(n: int) -> Callable[[], None]:
+    from nexus_net.http import ResponseReader
+    reader = ResponseReader()
+
+    def run() -> None:
+        for _ in range(n):
+            reader.feed(GZ_REPLY)
+            reader.next().json()
+    return run
+
+
+def mem_gz_floor(n: int) -> Callable[[], None]:
+    import zlib
+    import orjson
+
+    def run() -> None:
+        for _ in range(n):
+            orjson.loads(zlib.decompressobj(31).decompress(INFO_GZ))
+    return run
+
+
+def mem_gz_stdlib_json(n: int) -> Callable[[], None]:
+    import json
+    import zlib
+
+    def run() -> None:
+        for _ in range(n):
+            json.loads(zlib.decompressobj(31).decompress(INFO_GZ))
+    return run
+
+
+def run_gzip(args: argparse.Namespace) -> None:
+    md = args.markdown
+    import orjson
+    n = 300
+    mems = {"nexus-net ResponseReader (inflate in Cython + orjson)": mem_gz_nexus(n),
+            "floor: zlib.decompressobj + orjson.loads": mem_gz_floor(n),
+            "zlib.decompressobj + json.loads (stdlib)": mem_gz_stdlib_json(n)}
+    res: dict[str, list[float]] = {k: [] for k in mems}
+    for rep in range(max(args.reps, 7)):
+        for name, fn in mems.items():
+            t0 = time.perf_counter_ns()
+            fn()
+            res[name].append((time.perf_counter_ns() - t0) / n)
+    floor = statistics.median(res["floor: zlib.decompressobj + orjson.loads"])
+    print(f"\n(c) {len(INFO):,} B JSON, gzip level 6 -> {len(INFO_GZ):,} B: decode + parse in memory, "
+          "ns per response (median over repetitions)")
+    if md:
+        print("\n| decoder | median ns | vs floor |\n|---|---:|---:|")
+    for name, v in res.items():
+        med = statistics.median(v)
+        print(f"| {name} | {med:,.0f} | {med / floor:.2f}x |" if md else f"  {name:<58}{med:>10,.0f}   {med / floor:.2f}x")
+
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", "--serve-gzip"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().split()[1])
+    clients = [("nexus-net async", gz_nexus), ("aiohttp (json())", _gz_aiohttp(None)),
+               ("aiohttp (json(loads=orjson.loads))", _gz_aiohttp(orjson.loads)), ("httpx", gz_httpx)]
+    reqs = max(args.requests // 10, 200)
+    p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
+    try:
+        for rep in range(args.reps):
+            for name, fn in clients[rep % len(clients):] + clients[:rep % len(clients)]:
+                got = uvloop.run(fn(port, reqs, max(reqs // 10, 20)))
+                p50s[name].append(pct(got, 0.5))
+                print(f"    rep {rep + 1}: {name:<36} p50 {pct(got, 0.5):.1f} us", file=sys.stderr, flush=True)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    ref = statistics.median(p50s["aiohttp (json())"])
+    print(f"\n    GET + gunzip + json() over loopback (uvloop + httptools server, same core), "
+          f"{reqs:,} x {args.reps}, us per response (p50)")
+    if md:
+        print("\n| client | p50 us | vs aiohttp |\n|---|---:|---:|")
+    for name, _ in clients:
+        p50 = statistics.median(p50s[name])
+        print(f"| {name} | {p50:.1f} | {p50 / ref:.2f}x |" if md else f"  {name:<38} p50 {p50:7.1f}   {p50 / ref:.2f}x")
+
+
+def run_client_subprocess(libdir: str | None, port: int, n: int, warm: int) -> list[int]:
+    """Our async client (rtt_nexus) in a fresh process, importing nexus_net
+    from ``libdir`` (another build) or from this tree."""
+    import json
+    env = dict(os.environ)
+    if libdir:
+        env["PYTHONPATH"] = libdir
+    out = subprocess.run([sys.executable, __file__, "--client", str(port), "--requests", str(n),
+                          "--warmup", str(warm)], env=env, capture_output=True, text=True, check=True)
+    lines = out.stdout.strip().splitlines()
+    return json.loads(lines[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=20_000)
@@ -313,10 +489,27 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--serve-gzip", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--client", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", metavar="LIBDIR",
+                    help="also run our async client from the nexus_net built into LIBDIR")
+    ap.add_argument("--only", choices=["gzip"], help="run one part alone")
     args = ap.parse_args()
     if args.serve:
         pin(0)
-        uvloop.run(serve())
+        uvloop.run(serve(GzipServer if args.serve_gzip else Server))
+        return
+    if args.client:
+        import json
+        import nexus_net
+        pin(0)
+        print(nexus_net.__file__, file=sys.stderr)
+        print(json.dumps(uvloop.run(rtt_nexus(args.client, args.requests, args.warmup))))
+        return
+    if args.only == "gzip":
+        print("machine:", describe(["nexus-net", "aiohttp", "httpx", "uvloop", "orjson"]))
+        pin(0)
+        run_gzip(args)
         return
     md = args.markdown
     print("machine:", describe(["nexus-net", "httptools", "h11", "aiohttp", "httpx", "uvloop"]))
@@ -348,6 +541,12 @@ def main() -> None:
                ("nexus-net blocking", rtt_nexus_sync),
                ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw),
                ("raw + await Future", rtt_raw_await)]
+    if args.baseline:
+        def sub(libdir: str | None) -> Callable[[int, int, int], list[int]]:
+            return lambda port, n, warm: run_client_subprocess(libdir, port, n, warm)
+        clients += [("nexus-net async (this tree, subprocess)", sub(None)),
+                    (f"nexus-net async (baseline {os.path.basename(args.baseline.rstrip('/'))}, subprocess)",
+                     sub(args.baseline))]
     rtts: dict[str, list[int]] = {k: [] for k, _ in clients}
     p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
     try:
@@ -372,6 +571,7 @@ def main() -> None:
         print(f"| {name} | {p50:.1f} | {pct(v, 0.99):.1f} | {pct(v, 0.999):.1f} | {1e6 / p50:,.0f} | {p50 / floor:.2f}x |"
               if md else f"  {name:<32} p50 {p50:6.1f}  p99 {pct(v, 0.99):6.1f}  p99.9 {pct(v, 0.999):6.1f}  "
               f"({p50 / floor:.2f}x floor)")
+    run_gzip(args)
 
 
 if __name__ == "__main__":

@@ -82,12 +82,23 @@ async def test_stream_bytes(origin):
         assert len(r.bytes()) == 20000
 
 
-async def test_gzip_is_returned_as_sent(origin):
+async def test_gzip_and_deflate_are_decoded(origin):
+    # httpbin's /gzip and /deflate compress whatever the request asked for
     async with await origin.connect() as conn:
         r = await conn.get("/gzip")
-        assert r.header("content-encoding") == "gzip"
-        import json
-        assert json.loads(gzip.decompress(r.bytes()))["gzipped"] is True
+        assert r.header("content-encoding") == "gzip" and r.json()["gzipped"] is True
+        r = await conn.get("/deflate")
+        assert r.header("content-encoding") == "deflate" and r.json()["deflated"] is True
+        assert "Accept-Encoding" not in (await conn.get("/headers")).json()["headers"]
+
+
+async def test_accept_encoding_is_sent_and_its_answers_decoded(origin):
+    async with await origin.connect(accept_encoding=("gzip", "deflate")) as conn:
+        for _ in range(3):                                  # (pytest-httpbin closes after every response)
+            r = await conn.get("/headers")
+            assert r.json()["headers"]["Accept-Encoding"] == "gzip, deflate"
+            r = await conn.get("/gzip")
+            assert r.json()["gzipped"] is True and r.json()["headers"]["Accept-Encoding"] == "gzip, deflate"
 
 
 async def test_head_has_no_body(origin):

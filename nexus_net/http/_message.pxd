@@ -20,6 +20,8 @@ cdef struct Framing:
     bint conn_close
     bint conn_keep
     bint expect_continue
+    Py_ssize_t ce_index          # the Content-Encoding field, -1 if none
+    Py_ssize_t ce_count          # how many Content-Encoding fields
 
 
 # No cyclic GC: a message refers only to slabs (no object fields) and to a
@@ -43,6 +45,7 @@ cdef class HttpMessage:
     cdef const char* body_ptr
     cdef Py_ssize_t body_len
     cdef list trailer_list
+    cdef bint still_encoded              # the body is compressed bytes (not decoded): no text()/json()
 
     cdef int set_body(self, Slab slab, const char* ptr, Py_ssize_t n) except -1
 

@@ -92,16 +92,27 @@ cdef class HttpMessage:
         return PyBytes_FromStringAndSize(self.body_ptr, self.body_len)
 
     def text(self, str encoding="utf-8"):
+        if self.still_encoded:
+            _refuse_encoded(self, "text()")
         if encoding == "utf-8":
             return PyUnicode_DecodeUTF8(self.body_ptr, self.body_len, NULL)
         return self.bytes().decode(encoding)
 
     def json(self):
         """``orjson.loads`` of the body, straight from the buffer."""
+        if self.still_encoded:
+            _refuse_encoded(self, "json()")
         return _loads(PyMemoryView_FromObject(self))
 
     def __len__(self):
         return self.body_len
+
+
+def _refuse_encoded(HttpMessage m, str what):
+    from nexus_net.http.errors import ContentEncodingError
+    raise ContentEncodingError(
+        f"{what} of a body that is still {m.header('content-encoding')!r}-encoded "
+        "(the reader was made with decode=False; .body holds the compressed bytes)")
 
 
 cdef class MessageReader:
@@ -246,6 +257,8 @@ cdef int parse_fields(HttpMessage m, const char* p, Py_ssize_t pos, Py_ssize_t n
     cdef Field* fields
     fr.content_length = -1
     fr.te = fr.te_chunked = fr.conn_close = fr.conn_keep = fr.expect_continue = False
+    fr.ce_index = -1
+    fr.ce_count = 0
     m.fields = m.inline_fields
     while pos < n:
         line = p + pos
@@ -318,6 +331,9 @@ cdef int parse_fields(HttpMessage m, const char* p, Py_ssize_t pos, Py_ssize_t n
         elif ascii_ieq(line, colon, "expect", 6):
             if ascii_ieq(line + a, z - a, "100-continue", 12):
                 fr.expect_continue = True
+        elif ascii_ieq(line, colon, "content-encoding", 16):
+            fr.ce_index = count - 1
+            fr.ce_count += 1
     if fr.te and cl >= 0:
         raise error("both Content-Length and Transfer-Encoding (a request smuggling shape)")
     fr.content_length = cl

@@ -2,6 +2,7 @@
 
 cimport cython
 
+from nexus_net._inflate cimport Inflater
 from nexus_net.buf cimport Slab
 from nexus_net.http._chunked cimport ChunkedDecoder
 from nexus_net.http._message cimport HttpMessage, MessageReader
@@ -23,11 +24,18 @@ cdef class ResponseReader(MessageReader):
     cdef Py_ssize_t remaining            # Content-Length bytes still expected
     cdef ChunkedDecoder chunks           # decodes chunked bodies
     cdef bint interim_seen               # a 1xx arrived; the final response has not
+    cdef readonly bint decode            # decode Content-Encoding (gzip, deflate, br, zstd)
+    cdef Inflater inflater               # created on the first compressed body
+    cdef int coding                      # Coding of the body being read, 0: identity
+    cdef Py_ssize_t ce_index             # the head's Content-Encoding field, -1 if none
+    cdef Py_ssize_t ce_count
 
     cdef int restart(self) except -1
     cdef Response poll(self)
     cdef bint idle(self)
     cdef Response step(self)
     cdef int finish_body(self, Response r, Slab slab, const char* ptr, Py_ssize_t n) except -1
+    cdef int start_decoding(self, Response r, Py_ssize_t size_hint) except -1
+    cdef Response finish_decoded(self, Response r, Py_ssize_t unconsumed)
     cdef Response read_head(self)
     cdef Response parse_head(self, const char* p, Py_ssize_t n)

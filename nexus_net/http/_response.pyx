@@ -13,13 +13,16 @@ its own. Every limit is enforced before the bytes it guards are buffered.
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memchr
+from libc.string cimport memchr, memmove
+
+from nexus_net._ascii cimport ascii_ieq
+from nexus_net._inflate cimport CODING_DEFLATE, CODING_GZIP, Inflater
 
 from nexus_net.buf cimport ReadBuf, Slab
 from nexus_net.http._chunked cimport ChunkedDecoder
 from nexus_net.http._message cimport Framing, HttpMessage, MessageReader, parse_fields
 
-from nexus_net.http.errors import BodyTooLarge, HeadTooLarge, HttpError, InvalidResponse
+from nexus_net.http.errors import BodyTooLarge, ContentEncodingError, HeadTooLarge, HttpError, InvalidResponse
 
 cdef enum:
     S_HEAD = 0
@@ -27,6 +30,27 @@ cdef enum:
     S_CHUNKED = 2
     S_UNTIL_CLOSE = 6
     S_UPGRADED = 7
+
+#: The content-codings a reader decodes (br and zstd are added when their
+#: optional packages are installed; see nexus_net.http.compression).
+DECODED = ("gzip", "deflate")
+
+
+cdef int coding_of(const char* v, Py_ssize_t n) noexcept:
+    """The Coding named by one Content-Encoding value: 0 for identity, -1 for
+    anything this reader cannot decode (a list of codings included)."""
+    cdef Py_ssize_t a = 0, z = n
+    while a < z and (v[a] == 32 or v[a] == 9):
+        a += 1
+    while z > a and (v[z - 1] == 32 or v[z - 1] == 9):
+        z -= 1
+    if ascii_ieq(v + a, z - a, "gzip", 4) or ascii_ieq(v + a, z - a, "x-gzip", 6):
+        return CODING_GZIP
+    if ascii_ieq(v + a, z - a, "deflate", 7):
+        return CODING_DEFLATE
+    if ascii_ieq(v + a, z - a, "identity", 8) or z == a:
+        return 0
+    return -1
 
 
 @cython.no_gc                            # see _message.pxd
@@ -53,11 +77,22 @@ cdef class ResponseReader(MessageReader):
     returns None; ``feed_eof()`` when the peer closed. ``expect_head()``
     before the response to a HEAD request. 1xx interim responses are skipped;
     101 is returned and ends HTTP parsing on this connection.
+
+    A body with ``Content-Encoding: gzip`` or ``deflate`` (zlib or raw) is
+    decoded while it arrives, into a buffer that never grows past
+    ``max_body_size`` (the limit of the *decoded* size: a bomb stops there
+    with ``BodyTooLarge``); ``body``/``text()``/``json()`` are the decoded
+    bytes. Corrupt or truncated data, or a coding it cannot decode, raises
+    ``ContentEncodingError`` (an ``InvalidResponse``). ``decode=False``
+    leaves bodies as they came (``text()``/``json()`` of an encoded one
+    raise). Identity bodies stay zero-copy views of the receive buffer.
     """
 
     def __init__(self, Py_ssize_t buffer_size=32 * 1024, *, Py_ssize_t max_body_size=16 * 1024 * 1024,
-                 Py_ssize_t max_headers=100, Py_ssize_t max_head_bytes=16 * 1024, bint strict=True):
+                 Py_ssize_t max_headers=100, Py_ssize_t max_head_bytes=16 * 1024, bint strict=True,
+                 bint decode=True):
         MessageReader.__init__(self, buffer_size, max_body_size, max_headers, max_head_bytes, strict)
+        self.decode = decode
         self.state = S_HEAD
         self.failure = None
         self.chunks = ChunkedDecoder(max_body_size=max_body_size, max_trailer_bytes=max_head_bytes,
@@ -82,6 +117,10 @@ cdef class ResponseReader(MessageReader):
         self.current = None
         self.chunks.restart()
         self.interim_seen = False
+        self.coding = 0
+        if self.inflater is not None:
+            self.inflater.coding = 0          # a stream cut short: forget it, keep zlib's memory
+            self.inflater.out = None
         return 0
 
     def expect_head(self):
@@ -121,7 +160,7 @@ cdef class ResponseReader(MessageReader):
     cdef Response step(self):
         cdef ReadBuf b = self.buf
         cdef Response r
-        cdef Py_ssize_t n
+        cdef Py_ssize_t n, take, used
         while True:
             if self.state == S_HEAD:
                 r = self.read_head()
@@ -139,6 +178,8 @@ cdef class ResponseReader(MessageReader):
                     self.head_request = False
                     return r
                 self.head_request = False
+                if self.ce_index >= 0 and r.cl != 0:
+                    self.start_decoding(r, r.cl * 4 if r.cl > 0 else 0)
                 if r.chunked:
                     self.current = r
                     self.chunks.restart()
@@ -155,6 +196,15 @@ cdef class ResponseReader(MessageReader):
                     self.state = S_UNTIL_CLOSE
             elif self.state == S_LENGTH:
                 n = b.end - b.start
+                if self.coding:
+                    # inflate what arrived: the compressed body is never buffered whole
+                    take = n if n < self.remaining else self.remaining
+                    used = self.inflater.feed(b.data + b.start, take)
+                    b.drop(used)
+                    self.remaining -= used
+                    if self.remaining == 0 or take == self.remaining + used:
+                        return self.finish_decoded(self.current, self.remaining)
+                    return None
                 if n < self.remaining:
                     b.reserve(self.remaining - n)          # make room for the whole body
                     return None
@@ -163,6 +213,14 @@ cdef class ResponseReader(MessageReader):
                 b.drop(self.remaining)
                 return r
             elif self.state == S_UNTIL_CLOSE:
+                if self.coding:
+                    used = self.inflater.feed(b.data + b.start, b.end - b.start)
+                    b.drop(used)
+                    if not self.eof:
+                        return None
+                    r = self.finish_decoded(self.current, b.end - b.start)
+                    self.state = S_UPGRADED
+                    return r
                 if not self.eof:
                     n = b.end - b.start
                     if n > self.max_body_size:
@@ -180,9 +238,21 @@ cdef class ResponseReader(MessageReader):
             else:                                          # S_CHUNKED
                 n = self.chunks.decode(b.data + b.start, b.end - b.start)
                 b.drop(n)
+                if self.coding and self.chunks.assembled:
+                    # inflate the chunk data decoded so far, then reuse its room
+                    used = self.inflater.feed(self.chunks.assembly.ptr, self.chunks.assembled)
+                    if used:
+                        memmove(self.chunks.assembly.ptr, self.chunks.assembly.ptr + used,
+                                self.chunks.assembled - used)
+                        self.chunks.assembled -= used
                 if not self.chunks.done():
                     return None
                 r = self.current
+                if self.coding:
+                    self.finish_decoded(r, self.chunks.assembled)
+                    r.trailer_list = self.chunks.trailer_list
+                    self.chunks.restart()
+                    return r
                 self.finish_body(r, self.chunks.assembly, self.chunks.assembly.ptr
                                  if self.chunks.assembly is not None else NULL, self.chunks.assembled)
                 r.trailer_list = self.chunks.trailer_list
@@ -195,6 +265,38 @@ cdef class ResponseReader(MessageReader):
         self.state = S_HEAD
         self.scan = 0
         return 0
+
+    # ---- Content-Encoding -------------------------------------------------------------
+    cdef int start_decoding(self, Response r, Py_ssize_t size_hint) except -1:
+        cdef int coding
+        if self.ce_count > 1:
+            coding = -1                                   # stacked codings
+        else:
+            coding = coding_of(r.fields[self.ce_index].value, r.fields[self.ce_index].value_len)
+        if coding == 0:
+            return 0
+        if not self.decode:
+            r.still_encoded = True
+            return 0
+        if coding < 0:
+            self.fail(ContentEncodingError(
+                f"cannot decode Content-Encoding {r.header('content-encoding')!r}"
+                + (" (more than one Content-Encoding header)" if self.ce_count > 1 else "")
+                + f": this reader decodes {', '.join(DECODED)}"))
+        if self.inflater is None:
+            self.inflater = Inflater(ContentEncodingError, BodyTooLarge, "response body")
+        self.inflater.begin(coding, self.max_body_size, size_hint)
+        self.coding = coding
+        return 0
+
+    cdef Response finish_decoded(self, Response r, Py_ssize_t unconsumed):
+        cdef Py_ssize_t n
+        cdef Slab out
+        self.inflater.finish(unconsumed)
+        out = self.inflater.take(&n)
+        self.coding = 0
+        self.finish_body(r, out, out.ptr, n)
+        return r
 
     # ---- the head ---------------------------------------------------------------------
     cdef Response read_head(self):
@@ -232,6 +334,8 @@ cdef class ResponseReader(MessageReader):
             if r.reason_ptr[i] == 0 or r.reason_ptr[i] == 13:
                 self.fail(InvalidResponse("control character in the reason phrase"))
         parse_fields(r, p, le + 1, n, self.max_headers, InvalidResponse, HeadTooLarge, &fr)
+        self.ce_index = fr.ce_index
+        self.ce_count = fr.ce_count
         cl = fr.content_length
         r.chunked = fr.te and fr.te_chunked
         if fr.te and not fr.te_chunked:

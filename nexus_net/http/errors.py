@@ -17,6 +17,12 @@ class InvalidResponse(InvalidMessage):
     """The bytes are not a well-formed HTTP/1.x response (or are a smuggling shape)."""
 
 
+class ContentEncodingError(InvalidResponse):
+    """A compressed body could not be decoded: corrupt or truncated data, an
+    unsupported or stacked Content-Encoding, or text()/json() asked of a body
+    left encoded (``decode=False``)."""
+
+
 class HeadTooLarge(InvalidResponse):
     """The status line and headers exceed ``max_head_bytes`` or ``max_headers``."""
 

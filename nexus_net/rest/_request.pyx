@@ -403,6 +403,10 @@ cdef class RequestWriter:
     ``.body_writer(fn)`` / ``.body_fixed(n, fn)``, ``.finish()`` -> ``Request``.
     ``signer``: optional ``fn(method, path, query, body_view) -> [(name, value)]``
     called at ``finish()`` to add headers (e.g. an HMAC signature).
+    ``accept_encoding``: content-codings to ask for, e.g. ``("gzip", "deflate")``
+    (sent as ``Accept-Encoding`` with every request; the default None sends
+    nothing, so servers answer with identity, the fastest path). A
+    ``ResponseReader`` decodes what it names.
     """
 
     cdef readonly str host
@@ -417,7 +421,7 @@ cdef class RequestWriter:
 
     def __init__(self, str host, *, port=None, bint secure=True, str base_path="", headers=None,
                  signer=None, Py_ssize_t buffer_size=16 * 1024, Py_ssize_t headroom=2048,
-                 Py_ssize_t max_request_size=64 * 1024 * 1024):
+                 Py_ssize_t max_request_size=64 * 1024 * 1024, accept_encoding=None):
         if base_path and not base_path.startswith("/"):
             raise ValueError(f"base_path must start with '/', got {base_path!r}")
         check_target(base_path or "/")
@@ -433,6 +437,9 @@ cdef class RequestWriter:
         self.signer = signer
         for name, value in (headers.items() if hasattr(headers, "items") else (headers or ())):
             self.default_header(name, value)
+        if accept_encoding:
+            from nexus_net.http.compression import accept_encoding_value
+            self.default_header("Accept-Encoding", accept_encoding_value(accept_encoding))
         self.rebuild_fixed()
 
     def default_header(self, str name, str value):

@@ -45,7 +45,8 @@ class Client(ClientCore):
                  connect_timeout: float | None, read_timeout: float | None,
                  total_timeout: float | None, max_body_size: int, headers: Any,
                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-                 proxy: Any = True, proxy_tls: Any = None) -> None:
+                 proxy: Any = True, proxy_tls: Any = None,
+                 accept_encoding: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
@@ -55,7 +56,8 @@ class Client(ClientCore):
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
         self.proto = None
-        self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers)
+        self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers,
+                                    accept_encoding=accept_encoding)
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
         self.closed = False
@@ -157,18 +159,20 @@ async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: fl
                   read_timeout: float | None = 30.0, total_timeout: float | None = None,
                   max_body_size: int = 16 * 1024 * 1024, headers: Any = None,
                   so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-                  proxy: Any = True, proxy_tls: Any = None) -> Client:
+                  proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None) -> Client:
     """Open a keep-alive connection to ``url``'s origin (http:// or https://).
 
     ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF in bytes (None: the
     kernel's autotuning); ``client.socket_buffers`` reads back what it uses.
     ``proxy`` / ``proxy_tls``: as for ``ws.connect`` (docs/proxies.md); the
     connection is a CONNECT tunnel for http:// origins too, and
-    ``connect_timeout`` covers the proxy's handshake."""
+    ``connect_timeout`` covers the proxy's handshake. ``accept_encoding``:
+    e.g. ``("gzip", "deflate")`` to ask for compressed responses (decoded as
+    they arrive; ``max_body_size`` bounds the decoded size); off by default."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout,
                     read_timeout=read_timeout, total_timeout=total_timeout,
                     max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
-                    proxy=proxy, proxy_tls=proxy_tls)
+                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding)
     await client._connect()
     return client

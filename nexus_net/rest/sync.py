@@ -30,7 +30,8 @@ class Client:
     def __init__(self, scheme: str, host: str, port: int, *, tls: TlsConfig | None,
                  connect_timeout: float | None, read_timeout: float | None,
                  max_body_size: int, headers: Any, so_rcvbuf: int | None = None,
-                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
+                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None,
+                 accept_encoding: Any = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
@@ -39,7 +40,8 @@ class Client:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.io: BlockingIo | None = None
-        self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers)
+        self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers,
+                                    accept_encoding=accept_encoding)
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
         self.closed = False
@@ -171,12 +173,12 @@ class Client:
 def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
             read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
             headers: Any = None, so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-            proxy: Any = True, proxy_tls: Any = None) -> Client:
+            proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None) -> Client:
     """Open a blocking keep-alive connection to ``url``'s origin (``so_rcvbuf`` /
-    ``so_sndbuf``, ``proxy`` / ``proxy_tls`` as for ``rest.connect``)."""
+    ``so_sndbuf``, ``proxy`` / ``proxy_tls``, ``accept_encoding`` as for ``rest.connect``)."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
                     max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
-                    proxy=proxy, proxy_tls=proxy_tls)
+                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding)
     client._connect()
     return client

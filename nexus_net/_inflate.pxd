@@ -1,0 +1,54 @@
+# cdef API of the streaming inflater (zlib's C API), shared by the HTTP
+# response reader (Content-Encoding) and, later, permessage-deflate.
+
+from nexus_net.buf cimport Slab
+
+
+cdef extern from "zlib.h":
+    ctypedef struct z_stream:
+        const unsigned char* next_in
+        unsigned int avail_in
+        unsigned long total_in
+        unsigned char* next_out
+        unsigned int avail_out
+        unsigned long total_out
+        const char* msg
+        void* zalloc
+        void* zfree
+        void* opaque
+
+    int Z_OK, Z_STREAM_END, Z_NEED_DICT, Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_NO_FLUSH
+    int inflateInit2(z_stream* strm, int window_bits)
+    int inflateReset2(z_stream* strm, int window_bits)
+    int inflate(z_stream* strm, int flush) nogil
+    int inflateEnd(z_stream* strm)
+
+
+cdef enum Coding:
+    CODING_GZIP = 1       # RFC 1952 (members may follow one another)
+    CODING_DEFLATE = 2    # HTTP "deflate": zlib (RFC 1950), or raw deflate as some servers send
+    CODING_ZLIB = 3
+    CODING_RAW = 4        # raw deflate (RFC 1951)
+
+
+cdef class Inflater:
+    cdef z_stream zs
+    cdef bint initialized           # inflateInit2 has run (the stream's memory is held)
+    cdef int coding                 # of the stream in progress, 0 when none
+    cdef bint window_chosen         # CODING_DEFLATE: zlib or raw decided
+    cdef bint ended                 # Z_STREAM_END seen
+    cdef Slab out                   # the output so far (never pinned while it grows)
+    cdef Py_ssize_t out_len
+    cdef Py_ssize_t consumed        # input bytes taken since begin()
+    cdef Py_ssize_t limit           # at most this many output bytes
+    cdef object error               # exception class: corrupt or truncated data
+    cdef object too_large           # exception class: output over the limit
+    cdef str what                   # "gzip body", ... for messages
+
+    cdef int begin(self, int coding, Py_ssize_t limit, Py_ssize_t size_hint) except -1
+    cdef Py_ssize_t feed(self, const char* p, Py_ssize_t n) except -1
+    cdef int finish(self, Py_ssize_t unconsumed) except -1
+    cdef int start_stream(self, int bits) except -1
+    cdef Slab take(self, Py_ssize_t* n)
+    cdef int grow(self) except -1
+    cdef int release(self) except -1
