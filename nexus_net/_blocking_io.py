@@ -26,6 +26,7 @@ class BlockingIo:
         # Bytes already read from the socket that come before anything else
         # (what a proxy sent after its reply: the tunnel's first bytes).
         self.first = first
+        self.wrote_any = False
 
     def recv_into(self, buf: Any) -> int:
         if self.first:
@@ -54,7 +55,14 @@ class BlockingIo:
                 return 0
 
     def send(self, data: Any) -> None:
-        self.sock.sendall(data if self.codec is None else self.codec.encrypt(data))
+        """Send all of ``data``. If it raises, ``wrote_any`` says whether any
+        byte went out before (a request with none written was not sent)."""
+        payload = data if self.codec is None else self.codec.encrypt(data)
+        self.wrote_any = False
+        n = self.sock.send(payload)             # raises before writing anything, or writes some
+        self.wrote_any = True
+        if n < len(payload):
+            self.sock.sendall(memoryview(payload)[n:])
 
     def tls_handshake(self, reader: Fillable) -> None:
         codec = self.codec
@@ -78,12 +86,13 @@ class BlockingIo:
         """True if the peer has closed (or reset) the connection while we were idle."""
         if self.first:
             return False
+        timeout = self.sock.gettimeout()        # (setblocking would forget the read timeout)
         try:
             self.sock.setblocking(False)
             try:
                 data = self.sock.recv(1, socket.MSG_PEEK)
             finally:
-                self.sock.setblocking(True)
+                self.sock.settimeout(timeout)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:

@@ -13,12 +13,16 @@ from nexus_net.http._chunked import ChunkedDecoder
 from nexus_net.http._request import IncomingRequest, RequestReader
 from nexus_net.http._response import Response, ResponseReader
 from nexus_net.http._writer import write_chunk, write_request, write_response
-from nexus_net.http.errors import (BodyTooLarge, BufferTooSmall, ClientClosed, ConnectionLost, ContentEncodingError,
-                                   HeadTooLarge, HttpError,
+from nexus_net.http.errors import (BodyTooLarge, BufferTooSmall, ClientClosed, ClientError, ConnectFailed,
+                                   ConnectionLost, ConnectTimeout, ContentEncodingError, OutcomeUnknown,
+                                   RateLimited, RequestNotSent, ResponseLost, ResponseTimeout, ServerError,
+                                   StatusError, HeadTooLarge, HttpError,
                                    InvalidMessage, InvalidRequest, InvalidResponse, ReadBufferFull,
                                    RequestHeadTooLarge, RequestTimeout)
 
-__all__ = ["BodyTooLarge", "BufferTooSmall", "ChunkedDecoder", "ClientClosed", "ConnectionLost", "ContentEncodingError",
+__all__ = ["BodyTooLarge", "BufferTooSmall", "ChunkedDecoder", "ClientClosed", "ClientError", "ConnectFailed",
+           "ConnectTimeout", "ConnectionLost", "ContentEncodingError", "OutcomeUnknown", "RateLimited",
+           "RequestNotSent", "ResponseLost", "ResponseTimeout", "ServerError", "StatusError",
            "HeadTooLarge", "HttpError",
            "IncomingRequest", "InvalidMessage", "InvalidRequest", "InvalidResponse", "ReadBufferFull",
            "RequestHeadTooLarge", "RequestReader", "RequestTimeout", "Response", "ResponseReader",

@@ -12,6 +12,7 @@ from nexus_net.http._message cimport HttpMessage, MessageReader
 @cython.no_gc                            # see HttpMessage
 cdef class Response(HttpMessage):
     cdef readonly int status
+    cdef public object request_method    # set by the REST clients: what raise_for_status judges by
     cdef const char* reason_ptr
     cdef Py_ssize_t reason_len
 

@@ -5,8 +5,12 @@ from nexus_net.http._message import HttpMessage, MessageReader
 @final
 class Response(HttpMessage):
     status: int
+    request_method: str | None
     @property
     def reason(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    def raise_for_status(self) -> Response: ...
 
 @final
 class ResponseReader(MessageReader):

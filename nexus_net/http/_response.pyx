@@ -69,6 +69,21 @@ cdef class Response(HttpMessage):
     def __repr__(self):
         return f"<Response {self.status} {self.reason!r} body={self.body_len} bytes>"
 
+    @property
+    def ok(self):
+        """The status is below 400."""
+        return self.status < 400
+
+    def raise_for_status(self):
+        """Return the response if its status is below 400; otherwise raise
+        ``RateLimited`` (429, 418; with ``retry_after``), ``ServerError`` (5xx;
+        ``outcome_unknown`` for a request that was not idempotent) or
+        ``ClientError`` (other 4xx), each with status, reason, headers, body."""
+        if self.status < 400:
+            return self
+        from nexus_net.http.status import status_error
+        raise status_error(self)
+
 
 cdef class ResponseReader(MessageReader):
     """Incremental HTTP/1.x response parser for one connection.

@@ -63,3 +63,100 @@ class ClientClosed(HttpError):
 
 class ReadBufferFull(HttpError, BufferFullError):
     """More bytes were fed than the reader may buffer without ``next()`` being called."""
+
+
+# ---- what happened to a request (issue 14) -------------------------------------------------
+# A transport failure is one of two kinds, told apart by whether any byte of
+# the request was handed to the connection. Each concrete class also keeps
+# the base a caller caught before (RequestTimeout or ConnectionLost).
+
+class _Outcome(HttpError):
+    """Common fields: ``method``, ``target``, ``bytes_sent`` (bytes of the
+    request handed to the connection), ``bytes_received`` (bytes of a response
+    that arrived), ``status`` (the response's status if its head arrived)."""
+
+    method: str | None = None
+    target: str | None = None
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    status: int | None = None
+
+    @classmethod
+    def of(cls, message: str, *, method: str | None = None, target: str | None = None,
+           bytes_sent: int = 0, bytes_received: int = 0, status: int | None = None) -> _Outcome:
+        exc = cls(message)
+        exc.method, exc.target = method, target
+        exc.bytes_sent, exc.bytes_received, exc.status = bytes_sent, bytes_received, status
+        return exc
+
+
+class RequestNotSent(_Outcome):
+    """Nothing of this request reached the wire (the connection could not be
+    opened, or was found dead before any byte was written): always safe to
+    retry, whatever the method. Caught as ``ConnectFailed`` (a
+    ``ConnectionLost``) or ``ConnectTimeout`` (a ``RequestTimeout``)."""
+
+
+class OutcomeUnknown(_Outcome):
+    """Bytes of the request were written but no complete response came (read
+    timeout, connection lost mid-response, TLS failure after the write): the
+    server may or may not have acted on it. Never retried automatically for
+    a non-idempotent method. ``bytes_sent`` / ``bytes_received`` / ``status``
+    say how far it got. Caught as ``ResponseLost`` (a ``ConnectionLost``) or
+    ``ResponseTimeout`` (a ``RequestTimeout``)."""
+
+
+class ConnectFailed(RequestNotSent, ConnectionLost):
+    """The request was not sent: connecting failed, or the connection was unusable."""
+
+
+class ConnectTimeout(RequestNotSent, RequestTimeout):
+    """The request was not sent within the time allowed (connect timeout, or
+    ``total_timeout`` spent before it could be written)."""
+
+
+class ResponseLost(OutcomeUnknown, ConnectionLost):
+    """The connection ended after the request was written, before a complete response."""
+
+
+class ResponseTimeout(OutcomeUnknown, RequestTimeout):
+    """No complete response within ``read_timeout`` / ``total_timeout`` after the request was written."""
+
+
+# ---- status codes as exceptions: Response.raise_for_status() -------------------------------
+
+class StatusError(HttpError):
+    """A response whose status says the request failed: ``status``,
+    ``reason``, ``headers`` (list of pairs), ``body`` (bytes, decoded)."""
+
+    def __init__(self, message: str, status: int, reason: str, headers: list[tuple[str, str]],
+                 body: bytes) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+class ClientError(StatusError):
+    """A 4xx other than 418/429: the request was refused as it stands; do not retry it unchanged."""
+
+
+class RateLimited(ClientError):
+    """429 Too Many Requests, or 418 (an exchange's ban after ignored 429s).
+    ``retry_after``: seconds from the Retry-After header (seconds or an
+    HTTP-date), or None."""
+
+    retry_after: float | None = None
+
+
+class ServerError(StatusError):
+    """A 5xx. ``outcome_unknown`` is True when the request was not idempotent
+    (or its method is unknown): exchanges document a 5xx to an order as
+    "execution status unknown", so check before sending it again."""
+
+    outcome_unknown: bool = True

@@ -18,14 +18,49 @@ from nexus_net._waiter cimport Waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, point
 from nexus_net.http._response cimport Response, ResponseReader
 
-from nexus_net.http.errors import ConnectionLost, RequestTimeout
+from nexus_net.http.errors import (ConnectFailed, ConnectionLost, ConnectTimeout, RequestTimeout, ResponseLost,
+                                   ResponseTimeout)
+from nexus_net.http.status import IDEMPOTENT
 from nexus_net.tls import TlsError
 
 log = logging.getLogger("nexus_net.rest")
 
 cdef object _CancelledError = asyncio.CancelledError
 cdef Py_ssize_t MIN_READ = 16 * 1024
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def describe(req):
+    """``METHOD target`` of a request for an error message (a request its
+    writer has overwritten since is named by its method alone)."""
+    try:
+        return f"{req.method} {req.target}"
+    except RuntimeError:
+        return req.method
+
+
+def not_sent(exc, req):
+    """``exc`` (connecting failed, or timed out) as the RequestNotSent it is."""
+    cls = ConnectTimeout if isinstance(exc, (RequestTimeout, asyncio.TimeoutError)) else ConnectFailed
+    return cls.of(f"{describe(req)} was not sent: {exc}", method=req.method,
+                  target=_target_of(req))
+
+
+def outcome_unknown(exc, req, Py_ssize_t sent, long long received, ResponseReader reader):
+    """``exc`` (the connection lost, or no response in time, after the request
+    was written) as the OutcomeUnknown it is."""
+    cls = ResponseTimeout if isinstance(exc, (RequestTimeout, asyncio.TimeoutError)) else ResponseLost
+    status = reader.current.status if reader is not None and reader.current is not None else None
+    return cls.of(f"{describe(req)}: {exc} after the request was written ({sent} bytes; "
+                  f"{received} bytes of a response received): its outcome is unknown",
+                  method=req.method, target=_target_of(req), bytes_sent=sent, bytes_received=received,
+                  status=status)
+
+
+cdef object _target_of(req):
+    try:
+        return req.target
+    except RuntimeError:
+        return None
 
 
 cdef class ClientCore
@@ -63,6 +98,9 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     # protocol's own callbacks, with no task involved
     cdef object on_response
     cdef ClientCore owner
+    cdef object req                    # the request of the callback exchange (for its errors)
+    cdef Py_ssize_t sent               # ... and how many bytes of it were written
+    cdef long long received_before
     cdef object _write                 # transport.write
 
     def __init__(self, loop, TlsCodec tls, ResponseReader spare):
@@ -193,12 +231,18 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
             if response is None:
                 self.refresh_deadline()
                 return
+        except (ConnectionLost, RequestTimeout) as e:
+            exc = outcome_unknown(e, self.req, self.sent, self.received - self.received_before, self.reader)
+            exc.__cause__ = e
         except BaseException as e:
             exc = e
             response = None
+        else:
+            response.request_method = self.req.method
         callback = self.on_response
         self.on_response = None
         self.owner = None
+        self.req = None
         self.detach()
         if exc is not None or not response.keep_alive:
             owner._discard()
@@ -281,9 +325,10 @@ cdef class ClientCore:
         nothing that the next request overwrites: keep it as long as you like.
         """
         if self.total_timeout is None:
-            return self._exchange(req, reader, None)
-        # the label now: the caller may overwrite req before the task runs
-        return self._within_total_timeout(self._exchange(req, reader, None), f"{req.method} {req.target}")
+            return self._exchange(req, reader, None, None)
+        # what the exchange got done, for the error if total_timeout ends it
+        progress = [0, 0, None]
+        return self._within_total_timeout(self._exchange(req, reader, None, progress), req, progress)
 
     def send_callback(self, req, ResponseReader reader, on_response):
         """Send ``req``; call ``on_response(response, None)`` when its response
@@ -301,9 +346,10 @@ cdef class ClientCore:
         data = req.bytes()          # now: the caller may build its next request at once
         if self.busy or proto is None or proto.eof or self.total_timeout is not None \
                 or proto.stray_bytes():
-            coro = self._exchange(req, reader, data)
+            progress = [0, 0, None] if self.total_timeout is not None else None
+            coro = self._exchange(req, reader, data, progress)
             if self.total_timeout is not None:
-                coro = self._within_total_timeout(coro, f"{req.method} {req.target}")
+                coro = self._within_total_timeout(coro, req, progress)
             task = asyncio.ensure_future(coro)
             task.add_done_callback(lambda t: _report(t, on_response))
             return None
@@ -311,23 +357,33 @@ cdef class ClientCore:
         proto.begin(reader, req.is_head, self.read_timeout)
         proto.owner = self
         proto.on_response = on_response
+        proto.req = req
+        proto.received_before = proto.received
         try:
             proto.refresh_deadline()
             proto.send_bytes(data)
+            proto.sent = len(data)
         except BaseException:
             proto.on_response = None
             proto.owner = None
+            proto.req = None
             proto.detach()
             self._discard()
             self.release()
             raise
         return None
 
-    async def _exchange(self, req, ResponseReader reader, data):
+    async def _exchange(self, req, ResponseReader reader, data, list progress):
         """Send ``req`` and read its response on this connection (one in flight;
         concurrent callers queue in order). Retried once on a fresh connection
         when an idempotent request met a connection the server had closed.
-        ``data``: the request's bytes, if the caller took them already."""
+        ``data``: the request's bytes, if the caller took them already.
+        ``progress``: None, or a list that learns [bytes sent, bytes of the
+        response received, the reader] as they happen (for total_timeout).
+
+        Transport failures come out as RequestNotSent (ConnectFailed,
+        ConnectTimeout) when no byte of the request was written, and as
+        OutcomeUnknown (ResponseLost, ResponseTimeout) once some were."""
         cdef Protocol proto
         cdef Py_ssize_t attempt
         cdef long long before
@@ -344,7 +400,10 @@ cdef class ClientCore:
                 proto = self.proto
                 if proto is None or proto.eof:
                     self._discard()
-                    await self._connect()
+                    try:
+                        await self._connect()
+                    except (OSError, RequestTimeout) as exc:       # (ConnectionLost is an OSError)
+                        raise not_sent(exc, req) from exc
                     if attempt or self.reconnects:
                         log.debug("reconnected to %s:%d", self.host, self.port)
                     self.reconnects += 1
@@ -353,11 +412,14 @@ cdef class ClientCore:
                     # bytes nobody asked for: don't trust this connection
                     self._discard()
                     if attempt:
-                        raise ConnectionLost("the server sent bytes before any request")
+                        raise not_sent(ConnectionLost("the server sent bytes before any request"), req)
                     continue
                 proto.begin(reader, is_head, self.read_timeout)
                 before = proto.received
                 proto.send_bytes(data)
+                if progress is not None:
+                    progress[0] = len(data)
+                    progress[2] = reader
                 try:
                     # The read loop, inline (a nested coroutine costs a frame
                     # per resume). Bytes that arrive before this task runs
@@ -366,22 +428,26 @@ cdef class ClientCore:
                         response = proto.outcome()
                         if response is not None:
                             break
+                        if progress is not None:
+                            progress[1] = proto.received - before
                         await proto.arm()
-                except ConnectionLost:
+                except (ConnectionLost, RequestTimeout) as exc:
                     self._discard()
-                    if attempt == 0 and proto.received == before and method in IDEMPOTENT:
+                    if attempt == 0 and proto.received == before and method in IDEMPOTENT \
+                            and not isinstance(exc, RequestTimeout):
                         log.debug("server closed the idle connection; retrying the %s", method)
                         continue
-                    raise
+                    raise outcome_unknown(exc, req, len(data), proto.received - before, reader) from exc
                 except BaseException:
-                    # timeout, cancellation, a parse error: the connection's
-                    # state is unknown, so it is not reused
+                    # cancellation, a parse error: the connection's state is
+                    # unknown, so it is not reused
                     self._discard()
                     raise
                 finally:
                     proto.detach()
                 if not response.keep_alive:
                     self._discard()
+                response.request_method = method
                 return response
         finally:
             self.release()

@@ -34,6 +34,7 @@ for _c in range(256):
 cdef const char* HEX = b"0123456789ABCDEF"
 _METHODS_WITH_BODY = frozenset({b"POST", b"PUT", b"PATCH"})
 cdef dict _METHOD_BYTES = {m: m.encode() for m in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")}
+cdef dict _METHOD_STR = {b: m for m, b in _METHOD_BYTES.items()}     # Request.method without a decode
 
 
 cdef inline int put(WriteBuf w, const char* p, Py_ssize_t n) except -1:
@@ -153,7 +154,8 @@ cdef class Request:
 
     @property
     def method(self):
-        return self.method_b.decode()
+        cdef object m = _METHOD_STR.get(self.method_b)
+        return m if m is not None else self.method_b.decode()
 
     @property
     def target(self):

@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Mapping
 from urllib.parse import urlsplit
 
 from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReader
-from nexus_net.rest._aio import ClientCore, Protocol
+from nexus_net.rest._aio import ClientCore, Protocol, describe, not_sent, outcome_unknown
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.proxy import check_proxy
@@ -97,14 +97,21 @@ class Client(ClientCore):
     # ---- requests ---------------------------------------------------------------------
     # send(req, reader) is ClientCore's (Cython): see rest/_aio.pyx.
 
-    async def _within_total_timeout(self, exchange: Awaitable[Response], label: str) -> Response:
+    async def _within_total_timeout(self, exchange: Awaitable[Response], req: Any,
+                                    progress: list[Any]) -> Response:
+        # (the label now: the caller may overwrite req before the timeout)
+        label = describe(req)
         try:
             return await asyncio.wait_for(exchange, self.total_timeout)
         except RequestTimeout:
             raise                             # a read or connect timeout: it says which
         except asyncio.TimeoutError:
             self._discard()
-            raise RequestTimeout(f"{label} took more than {self.total_timeout}s") from None
+            sent, received, reader = progress
+            timeout = RequestTimeout(f"{label} took more than total_timeout={self.total_timeout}s")
+            if not sent:
+                raise not_sent(timeout, req) from None
+            raise outcome_unknown(timeout, req, sent, received, reader) from None
 
     def _discard(self) -> None:
         if self.proto is not None:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from nexus_net._blocking_io import BlockingIo
 from nexus_net.http import ClientClosed, ConnectionLost, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._request import Request, RequestWriter
-from nexus_net.rest._aio import IDEMPOTENT
+from nexus_net.rest._aio import IDEMPOTENT, not_sent, outcome_unknown
 from nexus_net.rest.client import build_request, parse_origin
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.proxy import check_proxy
@@ -85,23 +85,40 @@ class Client:
             self.io = None
 
     def send(self, req: Request, reader: ResponseReader) -> Response:
-        """Send ``req``, wait for and return its response (see ``rest.Client.send``)."""
+        """Send ``req``, wait for and return its response (see ``rest.Client.send``):
+        RequestNotSent (ConnectFailed, ConnectTimeout) when no byte of it was
+        written, OutcomeUnknown (ResponseLost, ResponseTimeout) once some were."""
         data = req.bytes()
+        method = req.method
         for attempt in (0, 1):
             if self.io is None or self.io.peer_closed_idle():
                 self._discard()
                 if self.reconnects or attempt:
                     log.debug("reconnecting to %s:%d", self.host, self.port)
-                self._connect()
+                try:
+                    self._connect()
+                except (OSError, RequestTimeout) as exc:
+                    raise not_sent(exc, req) from exc
                 self.reconnects += 1
             io = self.io
             assert io is not None
             reader.reset()                    # reader state belongs to one exchange on one connection
             if req.is_head:
                 reader.expect_head()
-            got_bytes = False
             try:
                 io.send(data)
+            except OSError as exc:           # the send failed: the connection is gone
+                self._discard()
+                if not io.wrote_any:
+                    if attempt == 0:
+                        continue              # nothing went out: safe to send again, any method
+                    raise not_sent(ConnectionLost(f"sending failed: {exc}"), req) from exc
+                if attempt == 0 and method in IDEMPOTENT:
+                    continue
+                raise outcome_unknown(ConnectionLost(f"sending failed: {exc}"), req, len(data), 0,
+                                      reader) from exc
+            received = 0
+            try:
                 while True:
                     response = reader.next()
                     if response is not None:
@@ -109,7 +126,6 @@ class Client:
                     try:
                         n = io.fill(reader)
                     except socket.timeout:
-                        self._discard()
                         raise RequestTimeout(f"no response within read_timeout={self.read_timeout}s") from None
                     except (OSError, TlsError) as exc:
                         log.debug("receive failed: %r", exc)
@@ -123,21 +139,19 @@ class Client:
                         if response is not None:
                             break
                         raise ConnectionLost("server closed the connection before responding")
-                    got_bytes = True
-            except ConnectionLost:
+                    received += n
+            except (ConnectionLost, RequestTimeout) as exc:
                 self._discard()
-                if attempt == 0 and not got_bytes and req.method in IDEMPOTENT:
+                if attempt == 0 and received == 0 and method in IDEMPOTENT \
+                        and not isinstance(exc, RequestTimeout):
                     continue
+                raise outcome_unknown(exc, req, len(data), received, reader) from exc
+            except BaseException:
+                self._discard()               # a parse error: the connection's state is unknown
                 raise
-            except RequestTimeout:
-                raise
-            except OSError as exc:           # the send failed: the connection is gone
-                self._discard()
-                if attempt == 0 and req.method in IDEMPOTENT:
-                    continue
-                raise ConnectionLost(f"sending failed: {exc}") from exc
             if not response.keep_alive:
                 self._discard()
+            response.request_method = method
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import email.utils
 import logging
 import random as _random
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from nexus_net.http.retry_after import parse_retry_after
 from nexus_net.tls import TlsCertificateError, TlsConfigError, TlsError
 from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeError,
                                  HandshakeTimeout, InvalidURI, ProtocolError)
@@ -65,22 +65,6 @@ class Backoff:
     def connected_for(self, seconds: float) -> None:
         if seconds >= self.reset_after:
             self.failures = 0
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def retry_reason(exc: BaseException) -> str | None:
