@@ -13,6 +13,13 @@ cdef extern from *:
         QueryPerformanceCounter(&c);
         return (double)c.QuadPart / (double)f.QuadPart;
     }
+    /* ns on the same clock as time.monotonic_ns() */
+    static long long nexus_monotonic_ns(void) {
+        LARGE_INTEGER f, c;
+        QueryPerformanceFrequency(&f);
+        QueryPerformanceCounter(&c);
+        return (long long)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
+    }
     /* wall clock, ns since the Unix epoch (as time.time_ns()) */
     static long long nexus_wall_ns(void) {
         FILETIME ft;
@@ -29,6 +36,12 @@ cdef extern from *:
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     }
+    /* ns on the same clock as time.monotonic_ns() */
+    static long long nexus_monotonic_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
     static long long nexus_wall_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -37,4 +50,5 @@ cdef extern from *:
     #endif
     """
     double monotonic "nexus_monotonic" () nogil
+    long long monotonic_ns "nexus_monotonic_ns" () nogil
     long long wall_ns "nexus_wall_ns" () nogil

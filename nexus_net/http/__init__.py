@@ -13,6 +13,7 @@ from nexus_net.http._chunked import ChunkedDecoder
 from nexus_net.http._request import IncomingRequest, RequestReader
 from nexus_net.http._response import Response, ResponseReader
 from nexus_net.http._writer import write_chunk, write_request, write_response
+from nexus_net.http.timings import Timings
 from nexus_net.http.errors import (BodyTooLarge, BufferTooSmall, ClientClosed, ClientError, ConnectFailed,
                                    ConnectionLost, ConnectTimeout, ContentEncodingError, OutcomeUnknown,
                                    RateLimited, RequestNotSent, ResponseLost, ResponseTimeout, ServerError,
@@ -25,5 +26,5 @@ __all__ = ["BodyTooLarge", "BufferTooSmall", "ChunkedDecoder", "ClientClosed", "
            "RequestNotSent", "ResponseLost", "ResponseTimeout", "ServerError", "StatusError",
            "HeadTooLarge", "HttpError",
            "IncomingRequest", "InvalidMessage", "InvalidRequest", "InvalidResponse", "ReadBufferFull",
-           "RequestHeadTooLarge", "RequestReader", "RequestTimeout", "Response", "ResponseReader",
+           "RequestHeadTooLarge", "RequestReader", "RequestTimeout", "Response", "ResponseReader", "Timings",
            "write_chunk", "write_request", "write_response"]

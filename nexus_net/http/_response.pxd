@@ -13,6 +13,14 @@ from nexus_net.http._message cimport HttpMessage, MessageReader
 cdef class Response(HttpMessage):
     cdef readonly int status
     cdef public object request_method    # set by the REST clients: what raise_for_status judges by
+    cdef public object rate_limit_headers  # the client's RateLimitHeaders (None: the standard ones)
+    # timings, monotonic ns (0: not measured), stamped by the REST clients
+    cdef long long t_connect             # a connection this request opened: connect() began
+    cdef long long t_connected           # ... TCP (and any proxy) connected
+    cdef long long t_tls                 # ... TLS handshake done
+    cdef long long t_written             # the request handed to the connection
+    cdef long long t_first               # the first byte of the response arrived
+    cdef long long t_complete            # the response was complete
     cdef const char* reason_ptr
     cdef Py_ssize_t reason_len
 

@@ -1,4 +1,7 @@
-from typing import final
+from typing import Any, final
+
+from nexus_net.http.timings import Timings
+from nexus_net.rest.ratelimit import RateLimitInfo
 
 from nexus_net.http._message import HttpMessage, MessageReader
 
@@ -8,8 +11,15 @@ class Response(HttpMessage):
     request_method: str | None
     @property
     def reason(self) -> str: ...
+    rate_limit_headers: Any
     @property
     def ok(self) -> bool: ...
+    @property
+    def timings(self) -> Timings | None: ...
+    @property
+    def rate_limit(self) -> RateLimitInfo | None: ...
+    def _set_timings(self, connect: int, connected: int, tls: int, written: int, first: int,
+                     complete: int) -> None: ...
     def raise_for_status(self) -> Response: ...
 
 @final

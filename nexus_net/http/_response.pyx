@@ -70,6 +70,31 @@ cdef class Response(HttpMessage):
         return f"<Response {self.status} {self.reason!r} body={self.body_len} bytes>"
 
     @property
+    def timings(self):
+        """``Timings`` of the exchange (monotonic ns, as ``time.monotonic_ns()``):
+        ``written``, ``first_byte``, ``complete``, and ``connect_start`` /
+        ``connected`` / ``tls_done`` when this request opened its connection.
+        None for a response that no client stamped."""
+        if self.t_complete == 0:
+            return None
+        from nexus_net.http.timings import Timings
+        return Timings(self.t_connect or None, self.t_connected or None, self.t_tls or None,
+                       self.t_written, self.t_first or None, self.t_complete)
+
+    def _set_timings(self, long long connect, long long connected, long long tls, long long written,
+                     long long first, long long complete):
+        """(for the blocking client, which stamps in Python)"""
+        self.t_connect, self.t_connected, self.t_tls = connect, connected, tls
+        self.t_written, self.t_first, self.t_complete = written, first, complete
+
+    @property
+    def rate_limit(self):
+        """The rate-limit headers of this response as a ``RateLimitInfo``
+        (parsed on first access), or None when it has none."""
+        from nexus_net.rest.ratelimit import rate_limit_of
+        return rate_limit_of(self, self.rate_limit_headers)
+
+    @property
     def ok(self):
         """The status is below 400."""
         return self.status < 400

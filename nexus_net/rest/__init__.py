@@ -9,8 +9,10 @@ from nexus_net.rest import sync
 from nexus_net.rest._request import Request, RequestBuilder, RequestWriter
 from nexus_net.rest.client import Client, connect
 from nexus_net.rest.pool import ClientPool, PoolClosed, PoolTimeout
+from nexus_net.rest.ratelimit import RateLimit, RateLimitHeaders, RateLimitInfo
 
 __all__ = ["Client", "ClientError", "ClientPool", "ConnectFailed", "ConnectTimeout", "ConnectionLost",
-           "ContentEncodingError", "OutcomeUnknown", "PoolClosed", "PoolTimeout", "RateLimited", "Request",
+           "ContentEncodingError", "OutcomeUnknown", "PoolClosed", "PoolTimeout", "RateLimit", "RateLimitHeaders", "RateLimitInfo",
+           "RateLimited", "Request",
            "RequestBuilder", "RequestNotSent", "RequestTimeout", "RequestWriter", "ResponseLost", "ResponseTimeout",
            "ServerError", "StatusError", "connect", "sync"]

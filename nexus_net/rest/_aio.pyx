@@ -12,7 +12,7 @@ a deadline checked by one lazily re-armed timer per connection.
 import asyncio
 import logging
 
-from nexus_net._clock cimport monotonic
+from nexus_net._clock cimport monotonic, monotonic_ns
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, point
@@ -101,6 +101,12 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
     cdef object req                    # the request of the callback exchange (for its errors)
     cdef Py_ssize_t sent               # ... and how many bytes of it were written
     cdef long long received_before
+    # timings (monotonic ns): of the exchange in flight, and of the connect
+    cdef long long written_ns
+    cdef long long first_ns
+    cdef public long long connect_ns
+    cdef public long long connected_ns
+    cdef public long long tls_ns
     cdef object _write                 # transport.write
 
     def __init__(self, loop, TlsCodec tls, ResponseReader spare):
@@ -130,13 +136,22 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         return self.reader.buf if self.reader is not None else self.spare.buf
 
     def buffer_updated(self, Py_ssize_t nbytes):
+        # ``received`` and the first-byte stamp count response bytes (the
+        # plaintext), not TLS records such as session tickets
         cdef ReadBuf b = self.target()
-        self.received += nbytes
+        cdef Py_ssize_t plain
         if self.tls is None:
             b.end += nbytes
+            self.received += nbytes
+            if self.first_ns == 0:
+                self.first_ns = monotonic_ns()
         else:
             try:
-                self.tls.received(nbytes, b)
+                plain = self.tls.received(nbytes, b)
+                if plain:
+                    self.received += plain
+                    if self.first_ns == 0:
+                        self.first_ns = monotonic_ns()
             except TlsError as exc:
                 self.tls_error = exc
                 self.eof = True
@@ -205,6 +220,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         Both the awaiting path and the callback path ask this."""
         response = self.reader.poll()
         if response is not None:
+            self.stamp(response)
             return response
         if self.eof:
             if self.tls_error is not None:
@@ -216,10 +232,16 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
                 raise ConnectionLost(f"server closed the connection mid-response: {exc}") from exc
             if response is None:
                 raise ConnectionLost("server closed the connection before responding")
+            self.stamp(response)
             return response                # its body was read until close
         if self.timed_out:
             raise RequestTimeout(f"no response within read_timeout={self.timeout:g}s")
         return None
+
+    cdef inline void stamp(self, Response response) noexcept:
+        response.t_written = self.written_ns
+        response.t_first = self.first_ns
+        response.t_complete = monotonic_ns()
 
     cdef void deliver(self):
         """Callback mode: hand the response (or the error) to ``on_response``
@@ -239,6 +261,9 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
             response = None
         else:
             response.request_method = self.req.method
+            response.rate_limit_headers = owner.rate_limit_headers
+            if owner.limiter is not None and (response.status == 429 or response.status == 418):
+                owner.limiter.note_response(response.status, response.header("retry-after"))
         callback = self.on_response
         self.on_response = None
         self.owner = None
@@ -258,6 +283,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
             self._write(self.tls.encrypt(data))
         else:
             self._write(data)
+        self.written_ns = monotonic_ns()
         return 0
 
     async def tls_handshake(self):
@@ -293,6 +319,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         reader.restart()
         reader.head_request = is_head
         self.reader = reader
+        self.first_ns = 0
         self.timeout = timeout if timeout is not None else 0.0
         self.timed_out = False
         return 0
@@ -309,6 +336,8 @@ cdef class ClientCore:
     cdef public long reconnects
     cdef public object read_timeout
     cdef public object total_timeout
+    cdef public object rate_limit_headers   # RateLimitHeaders for resp.rate_limit (None: standard)
+    cdef public object limiter              # a RateLimit the requests wait for, or None
     cdef bint busy
     cdef object turns                  # deque of futures waiting for the connection
 
@@ -316,21 +345,25 @@ cdef class ClientCore:
         from collections import deque
         self.turns = deque()
 
-    def send(self, req, reader):
+    def send(self, req, reader, Py_ssize_t weight=1):
         """Send ``req`` and wait for its response: ``resp = await conn.send(req, reader)``.
 
         One request is in flight per connection; concurrent callers queue in
         order. An idempotent request that meets a connection the server had
         closed is retried once on a fresh one. The ``Response`` borrows
         nothing that the next request overwrites: keep it as long as you like.
+        ``weight``: what the request costs against ``rate_limit`` (it waits
+        until the budget allows it; the wait is not part of total_timeout).
         """
+        if self.limiter is not None:
+            return self._limited(req, reader, weight, None)
         if self.total_timeout is None:
             return self._exchange(req, reader, None, None)
         # what the exchange got done, for the error if total_timeout ends it
         progress = [0, 0, None]
         return self._within_total_timeout(self._exchange(req, reader, None, progress), req, progress)
 
-    def send_callback(self, req, ResponseReader reader, on_response):
+    def send_callback(self, req, ResponseReader reader, on_response, Py_ssize_t weight=1):
         """Send ``req``; call ``on_response(response, None)`` when its response
         is complete, or ``on_response(None, exc)`` on an error (the
         exceptions ``send`` raises). Returns at once.
@@ -344,12 +377,18 @@ cdef class ClientCore:
         """
         cdef Protocol proto = self.proto
         data = req.bytes()          # now: the caller may build its next request at once
-        if self.busy or proto is None or proto.eof or self.total_timeout is not None \
-                or proto.stray_bytes():
-            progress = [0, 0, None] if self.total_timeout is not None else None
-            coro = self._exchange(req, reader, data, progress)
-            if self.total_timeout is not None:
-                coro = self._within_total_timeout(coro, req, progress)
+        cdef bint slow = self.busy or proto is None or proto.eof or self.total_timeout is not None \
+            or proto.stray_bytes()
+        if not slow and self.limiter is not None and not self.limiter.try_acquire(weight):
+            slow = True             # (try_acquire took nothing: the slow path waits for it)
+        if slow:
+            if self.limiter is not None:
+                coro = self._limited(req, reader, weight, data)
+            else:
+                progress = [0, 0, None] if self.total_timeout is not None else None
+                coro = self._exchange(req, reader, data, progress)
+                if self.total_timeout is not None:
+                    coro = self._within_total_timeout(coro, req, progress)
             task = asyncio.ensure_future(coro)
             task.add_done_callback(lambda t: _report(t, on_response))
             return None
@@ -398,6 +437,7 @@ cdef class ClientCore:
         try:
             for attempt in range(2):
                 proto = self.proto
+                opened = False
                 if proto is None or proto.eof:
                     self._discard()
                     try:
@@ -408,6 +448,7 @@ cdef class ClientCore:
                         log.debug("reconnected to %s:%d", self.host, self.port)
                     self.reconnects += 1
                     proto = self.proto
+                    opened = True
                 if proto.stray_bytes():
                     # bytes nobody asked for: don't trust this connection
                     self._discard()
@@ -448,9 +489,30 @@ cdef class ClientCore:
                 if not response.keep_alive:
                     self._discard()
                 response.request_method = method
+                response.rate_limit_headers = self.rate_limit_headers
+                if opened:
+                    (<Response>response).t_connect = proto.connect_ns
+                    (<Response>response).t_connected = proto.connected_ns
+                    (<Response>response).t_tls = proto.tls_ns
                 return response
         finally:
             self.release()
+
+    async def _limited(self, req, reader, Py_ssize_t weight, data):
+        """``send`` with a rate limit: wait for the budget, then the exchange;
+        a 429/418 with Retry-After pauses the limiter."""
+        if data is None:
+            data = req.bytes()      # before waiting: the writer may build others meanwhile
+        await self.limiter.acquire(weight)
+        if self.total_timeout is None:
+            response = await self._exchange(req, reader, data, None)
+        else:
+            progress = [0, 0, None]
+            response = await self._within_total_timeout(self._exchange(req, reader, data, progress), req,
+                                                        progress)
+        if response.status == 429 or response.status == 418:
+            self.limiter.note_response(response.status, response.header("retry-after"))
+        return response
 
     async def _take_turn(self):
         fut = asyncio.get_running_loop().create_future()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Mapping
 from urllib.parse import urlsplit
 
 from nexus_net.http import ClientClosed, RequestTimeout, Response, ResponseReader
 from nexus_net.rest._aio import ClientCore, Protocol, describe, not_sent, outcome_unknown
 from nexus_net.rest._request import Request, RequestWriter
+from nexus_net.rest.ratelimit import RateLimit, RateLimitHeaders
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.proxy import check_proxy
 from nexus_net.proxy.tunnel import open_connection
@@ -18,15 +20,20 @@ from nexus_net.tls import TlsCodec, TlsConfig
 log = logging.getLogger("nexus_net.rest")
 
 def build_request(writer: RequestWriter, method: str, path: str, params: Mapping[str, Any] | None,
-                  headers: Mapping[str, str] | None, json: Any, data: bytes | None) -> Request:
+                  headers: Mapping[str, str] | None, json: Any, data: bytes | None,
+                  form: Any = None) -> Request:
     """The request the ``get``/``post``/... conveniences send."""
     b = writer.request(method, path)
     for k, v in (params or {}).items():
         b.query(k, v)
     if headers:
         b.headers(headers.items())
+    if sum(x is not None for x in (json, data, form)) > 1:
+        raise ValueError("give one of json=, data= and form=")
     if json is not None:
         b.header("Content-Type", "application/json").body_json(json)
+    elif form is not None:
+        b.body_form(form)
     elif data is not None:
         b.body(data)
     return b.finish()
@@ -46,7 +53,8 @@ class Client(ClientCore):
                  total_timeout: float | None, max_body_size: int, headers: Any,
                  so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
                  proxy: Any = True, proxy_tls: Any = None,
-                 accept_encoding: Any = None) -> None:
+                 accept_encoding: Any = None, rate_limit: RateLimit | None = None,
+                 rate_limit_headers: RateLimitHeaders | None = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
@@ -59,6 +67,8 @@ class Client(ClientCore):
         self.writer = RequestWriter(host, port=port, secure=scheme == "https", headers=headers,
                                     accept_encoding=accept_encoding)
         self.reader = ResponseReader(max_body_size=max_body_size)
+        self.limiter = rate_limit
+        self.rate_limit_headers = rate_limit_headers
         self.reconnects = 0
         self.closed = False
 
@@ -69,14 +79,17 @@ class Client(ClientCore):
         loop = asyncio.get_running_loop()
         codec = TlsCodec(self.tls, False, self.host) if self.tls is not None else None
         proto = Protocol(loop, codec, ResponseReader(4096))
+        proto.connect_ns = time.monotonic_ns()
         try:
             # (the proxy is looked up at every (re)connect: a changed environment applies)
             transport, _ = await asyncio.wait_for(
                 open_connection(loop, self.proxy, self.proxy_tls, self.scheme, self.host, self.port,
                                 lambda: proto), self.connect_timeout)
+            proto.connected_ns = time.monotonic_ns()
             apply_buffer_sizes(transport, *self.buffer_sizes)
             if codec is not None:
                 await asyncio.wait_for(proto.tls_handshake(), self.connect_timeout)
+                proto.tls_ns = time.monotonic_ns()
         except asyncio.TimeoutError:
             proto.close()
             raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
@@ -121,9 +134,12 @@ class Client(ClientCore):
     # ---- conveniences ------------------------------------------------------------------
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                       headers: Mapping[str, str] | None = None, json: Any = None,
-                      data: bytes | None = None) -> Response:
-        req = build_request(self.writer, method, path, params, headers, json, data)
-        return await self.send(req, self.reader)
+                      data: bytes | None = None, form: Any = None, weight: int = 1) -> Response:
+        """One request: ``params`` (query), ``headers``, a body from ``json``,
+        ``form`` (x-www-form-urlencoded) or ``data`` (bytes); ``weight``: its
+        cost against the client's ``rate_limit``."""
+        req = build_request(self.writer, method, path, params, headers, json, data, form)
+        return await self.send(req, self.reader, weight)
 
     async def get(self, path: str, **kw: Any) -> Response:
         return await self.request("GET", path, **kw)
@@ -166,7 +182,9 @@ async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: fl
                   read_timeout: float | None = 30.0, total_timeout: float | None = None,
                   max_body_size: int = 16 * 1024 * 1024, headers: Any = None,
                   so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-                  proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None) -> Client:
+                  proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None,
+                  rate_limit: RateLimit | None = None,
+                  rate_limit_headers: RateLimitHeaders | None = None) -> Client:
     """Open a keep-alive connection to ``url``'s origin (http:// or https://).
 
     ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF in bytes (None: the
@@ -175,11 +193,15 @@ async def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: fl
     connection is a CONNECT tunnel for http:// origins too, and
     ``connect_timeout`` covers the proxy's handshake. ``accept_encoding``:
     e.g. ``("gzip", "deflate")`` to ask for compressed responses (decoded as
-    they arrive; ``max_body_size`` bounds the decoded size); off by default."""
+    they arrive; ``max_body_size`` bounds the decoded size); off by default.
+    ``rate_limit``: a ``RateLimit`` this client's requests (weight 1, or
+    ``weight=``) wait for; share one between clients to share the budget.
+    ``rate_limit_headers``: the exchange's own headers for ``resp.rate_limit``."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout,
                     read_timeout=read_timeout, total_timeout=total_timeout,
                     max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
-                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding)
+                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding,
+                    rate_limit=rate_limit, rate_limit_headers=rate_limit_headers)
     await client._connect()
     return client

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from typing import Any, Mapping
 
 from nexus_net._blocking_io import BlockingIo
@@ -16,6 +17,7 @@ from nexus_net.http import ClientClosed, ConnectionLost, RequestTimeout, Respons
 from nexus_net.rest._request import Request, RequestWriter
 from nexus_net.rest._aio import IDEMPOTENT, not_sent, outcome_unknown
 from nexus_net.rest.client import build_request, parse_origin
+from nexus_net.rest.ratelimit import RateLimit, RateLimitHeaders
 from nexus_net._sockopts import SocketBuffers, apply_buffer_sizes, buffer_sizes_of, check_buffer_sizes
 from nexus_net.proxy import check_proxy
 from nexus_net.proxy.tunnel import open_socket
@@ -31,7 +33,8 @@ class Client:
                  connect_timeout: float | None, read_timeout: float | None,
                  max_body_size: int, headers: Any, so_rcvbuf: int | None = None,
                  so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None,
-                 accept_encoding: Any = None) -> None:
+                 accept_encoding: Any = None, rate_limit: RateLimit | None = None,
+                 rate_limit_headers: RateLimitHeaders | None = None) -> None:
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
         self.proxy, self.proxy_tls = check_proxy(proxy), proxy_tls   # (a bad proxy URL fails now)
         self.scheme, self.host, self.port = scheme, host, port
@@ -45,6 +48,9 @@ class Client:
         self.reader = ResponseReader(max_body_size=max_body_size)
         self.reconnects = 0
         self.closed = False
+        self.connect_times = (0, 0, 0)
+        self.limiter = rate_limit
+        self.rate_limit_headers = rate_limit_headers
 
     @property
     def socket_buffers(self) -> SocketBuffers | None:
@@ -54,6 +60,7 @@ class Client:
     def _connect(self) -> None:
         if self.closed:
             raise ClientClosed(f"this client to {self.host}:{self.port} was closed")
+        t_connect = time.monotonic_ns()
         try:
             # (the proxy is looked up at every (re)connect: a changed environment applies)
             sock, first = open_socket(self.proxy, self.proxy_tls, self.scheme, self.host, self.port,
@@ -61,6 +68,7 @@ class Client:
         except socket.timeout:
             raise RequestTimeout(f"connecting to {self.host}:{self.port} took more than "
                                  f"{self.connect_timeout}s") from None
+        t_connected = time.monotonic_ns()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         apply_buffer_sizes(sock, *self.buffer_sizes)
         io = BlockingIo(sock, TlsCodec(self.tls, False, self.host) if self.tls is not None else None, first)
@@ -75,6 +83,7 @@ class Client:
                 raise
         sock.settimeout(self.read_timeout)
         self.io = io
+        self.connect_times = (t_connect, t_connected, time.monotonic_ns() if io.codec is not None else 0)
 
     def _discard(self) -> None:
         if self.io is not None:
@@ -84,13 +93,16 @@ class Client:
                 pass
             self.io = None
 
-    def send(self, req: Request, reader: ResponseReader) -> Response:
+    def send(self, req: Request, reader: ResponseReader, weight: int = 1) -> Response:
         """Send ``req``, wait for and return its response (see ``rest.Client.send``):
         RequestNotSent (ConnectFailed, ConnectTimeout) when no byte of it was
         written, OutcomeUnknown (ResponseLost, ResponseTimeout) once some were."""
         data = req.bytes()
         method = req.method
+        if self.limiter is not None:
+            self.limiter.acquire_blocking(weight)
         for attempt in (0, 1):
+            opened = False
             if self.io is None or self.io.peer_closed_idle():
                 self._discard()
                 if self.reconnects or attempt:
@@ -100,6 +112,7 @@ class Client:
                 except (OSError, RequestTimeout) as exc:
                     raise not_sent(exc, req) from exc
                 self.reconnects += 1
+                opened = True
             io = self.io
             assert io is not None
             reader.reset()                    # reader state belongs to one exchange on one connection
@@ -117,6 +130,8 @@ class Client:
                     continue
                 raise outcome_unknown(ConnectionLost(f"sending failed: {exc}"), req, len(data), 0,
                                       reader) from exc
+            t_written = time.monotonic_ns()
+            t_first = 0
             received = 0
             try:
                 while True:
@@ -139,6 +154,8 @@ class Client:
                         if response is not None:
                             break
                         raise ConnectionLost("server closed the connection before responding")
+                    if not received:
+                        t_first = time.monotonic_ns()
                     received += n
             except (ConnectionLost, RequestTimeout) as exc:
                 self._discard()
@@ -152,13 +169,19 @@ class Client:
             if not response.keep_alive:
                 self._discard()
             response.request_method = method
+            response.rate_limit_headers = self.rate_limit_headers
+            response._set_timings(*(self.connect_times if opened else (0, 0, 0)), t_written,
+                                  t_first or t_written, time.monotonic_ns())
+            if self.limiter is not None and response.status in (429, 418):
+                self.limiter.note_response(response.status, response.header("retry-after"))
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json: Any = None,
-                data: bytes | None = None) -> Response:
-        return self.send(build_request(self.writer, method, path, params, headers, json, data), self.reader)
+                data: bytes | None = None, form: Any = None, weight: int = 1) -> Response:
+        return self.send(build_request(self.writer, method, path, params, headers, json, data, form),
+                         self.reader, weight)
 
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)
@@ -187,12 +210,15 @@ class Client:
 def connect(url: str, *, tls: TlsConfig | None = None, connect_timeout: float | None = 10.0,
             read_timeout: float | None = 30.0, max_body_size: int = 16 * 1024 * 1024,
             headers: Any = None, so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-            proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None) -> Client:
+            proxy: Any = True, proxy_tls: Any = None, accept_encoding: Any = None,
+            rate_limit: RateLimit | None = None, rate_limit_headers: RateLimitHeaders | None = None) -> Client:
     """Open a blocking keep-alive connection to ``url``'s origin (``so_rcvbuf`` /
-    ``so_sndbuf``, ``proxy`` / ``proxy_tls``, ``accept_encoding`` as for ``rest.connect``)."""
+    ``so_sndbuf``, ``proxy`` / ``proxy_tls``, ``accept_encoding``, ``rate_limit``,
+    ``rate_limit_headers`` as for ``rest.connect``)."""
     scheme, host, port, tls = parse_origin(url, tls)
     client = Client(scheme, host, port, tls=tls, connect_timeout=connect_timeout, read_timeout=read_timeout,
                     max_body_size=max_body_size, headers=headers, so_rcvbuf=so_rcvbuf, so_sndbuf=so_sndbuf,
-                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding)
+                    proxy=proxy, proxy_tls=proxy_tls, accept_encoding=accept_encoding,
+                    rate_limit=rate_limit, rate_limit_headers=rate_limit_headers)
     client._connect()
     return client
