@@ -29,6 +29,8 @@ cdef enum Coding:
     CODING_DEFLATE = 2    # HTTP "deflate": zlib (RFC 1950), or raw deflate as some servers send
     CODING_ZLIB = 3
     CODING_RAW = 4        # raw deflate (RFC 1951)
+    CODING_BR = 5         # brotli (RFC 7932), through the optional brotli package
+    CODING_ZSTD = 6       # zstd (RFC 8878), through backports.zstd / compression.zstd
 
 
 cdef class Inflater:
@@ -44,6 +46,7 @@ cdef class Inflater:
     cdef object error               # exception class: corrupt or truncated data
     cdef object too_large           # exception class: output over the limit
     cdef str what                   # "gzip body", ... for messages
+    cdef object py                  # br/zstd: the Python decoder of the stream in progress
 
     cdef int begin(self, int coding, Py_ssize_t limit, Py_ssize_t size_hint) except -1
     cdef Py_ssize_t feed(self, const char* p, Py_ssize_t n) except -1
@@ -51,4 +54,5 @@ cdef class Inflater:
     cdef int start_stream(self, int bits) except -1
     cdef Slab take(self, Py_ssize_t* n)
     cdef int grow(self) except -1
+    cdef Py_ssize_t feed_py(self, const char* p, Py_ssize_t n) except -1
     cdef int release(self) except -1

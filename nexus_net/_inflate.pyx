@@ -9,12 +9,15 @@ re-created, between streams (zlib keeps its ~7 KiB state and, once used, a
 32 KiB window); ``release()`` frees it.
 """
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Realloc
 from libc.limits cimport UINT_MAX
+from libc.string cimport memcpy
 
 from nexus_net.buf cimport Slab, new_slab
 
 cdef Py_ssize_t MIN_OUT = 4096
+cdef Py_ssize_t PY_SLICE = 256 * 1024       # br/zstd output asked for at a time
 
 
 cdef inline int window_bits(int coding) noexcept:
@@ -63,9 +66,44 @@ cdef class Inflater:
         if size_hint > limit + 1:
             size_hint = limit + 1
         self.out = new_slab(size_hint)
-        if self.window_chosen:
+        self.py = None
+        if coding == CODING_BR or coding == CODING_ZSTD:
+            from nexus_net.http.compression import new_decoder
+            self.py = new_decoder("br" if coding == CODING_BR else "zstd")
+            if self.py is None:
+                raise self.error(f"no decoder for the {self.what}'s coding is installed")
+        elif self.window_chosen:
             self.start_stream(window_bits(coding))
         return 0
+
+    cdef Py_ssize_t feed_py(self, const char* p, Py_ssize_t n) except -1:
+        """br / zstd: the Python decoder's output, copied into the same
+        bounded slab, asked for in slices so that passing the limit costs at
+        most one slice more."""
+        cdef bytes piece
+        cdef Py_ssize_t m, want
+        data = PyBytes_FromStringAndSize(p, n)
+        while True:
+            want = self.limit - self.out_len + 1
+            if want > PY_SLICE:
+                want = PY_SLICE
+            try:
+                piece = self.py.feed(data, want)
+            except ValueError as exc:
+                raise self.error(f"corrupt {self.what}: {exc}") from None
+            data = b""
+            m = PyBytes_GET_SIZE(piece)
+            if self.out_len + m > self.limit:
+                raise self.too_large(
+                    f"the {self.what} decompresses to more than max_body_size={self.limit} bytes")
+            while self.out.size - self.out_len < m:
+                self.grow()
+            memcpy(self.out.ptr + self.out_len, PyBytes_AS_STRING(piece), m)
+            self.out_len += m
+            if not self.py.pending:
+                break
+        self.consumed += n
+        return n
 
     cdef int start_stream(self, int bits) except -1:
         cdef int rc
@@ -88,6 +126,8 @@ cdef class Inflater:
         cdef Py_ssize_t cap, used = 0
         if n == 0:
             return 0
+        if self.py is not None:
+            return self.feed_py(p, n)
         if not self.window_chosen:
             # HTTP "deflate" is meant to be zlib (RFC 9110 8.4.1.2), but servers
             # have sent raw deflate for decades; browsers accept both. A zlib
@@ -155,6 +195,8 @@ cdef class Inflater:
         An empty input is an empty output (servers label empty bodies too)."""
         if self.coding == 0:
             return 0
+        if self.py is not None and self.py.finished() and unconsumed == 0:
+            return 0
         if self.ended and unconsumed == 0:
             return 0
         if self.consumed == 0 and unconsumed == 0:
@@ -168,6 +210,7 @@ cdef class Inflater:
         self.out = None
         self.out_len = 0
         self.coding = 0
+        self.py = None
         return out
 
     cdef int release(self) except -1:

@@ -155,7 +155,7 @@ def test_a_broken_stream_stays_broken():
         reader.next()
 
 
-@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, gzip", "gzip, deflate", "snappy"])
+@pytest.mark.parametrize("coding", ["compress", "gzip, gzip", "gzip, deflate", "snappy", "br, gzip"])
 def test_a_coding_it_cannot_decode_raises_and_never_hands_back_compressed_bytes(coding):
     with pytest.raises(ContentEncodingError, match="cannot decode"):
         parse(length_framed(coding, ENCODED["gzip"]))
@@ -239,3 +239,55 @@ def test_accept_encoding_is_checked_and_sent():
     req = RequestWriter("api.example", accept_encoding=("gzip", "deflate")).get("/x").finish()
     assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in req.bytes()
     assert b"Accept-Encoding" not in RequestWriter("api.example").get("/x").finish().bytes()
+
+
+# ---- br and zstd (optional packages; the test extra installs them) -----------------------
+
+brotli = pytest.importorskip("brotli")
+try:
+    from compression import zstd
+except ImportError:
+    from backports import zstd
+
+
+OPTIONAL = {
+    "br": brotli.compress(BODY),
+    "zstd": zstd.compress(BODY),
+    "zstd (two frames)": zstd.compress(BODY[:4000]) + zstd.compress(BODY[4000:]),
+}
+
+
+def test_the_optional_codings_are_installed_here():
+    from nexus_net.http.compression import SUPPORTED
+    assert SUPPORTED == ("gzip", "deflate", "br", "zstd")
+    assert accept_encoding_value(("br", "zstd", "gzip")) == "br, zstd, gzip"
+
+
+@pytest.mark.parametrize("name", list(OPTIONAL))
+@pytest.mark.parametrize("step", [None, 5, 3000])
+def test_br_and_zstd_bodies_are_decoded(name, step):
+    [r] = parse(length_framed(header_of(name), OPTIONAL[name]), step)
+    assert r.bytes() == BODY
+    [r] = parse(chunk_framed(header_of(name), OPTIONAL[name], size=500), step)
+    assert r.bytes() == BODY
+
+
+@pytest.mark.parametrize("coding,compress", [("br", brotli.compress), ("zstd", zstd.compress)])
+def test_br_and_zstd_bombs_stop_at_the_limit_and_costs_at_most_that(coding, compress):
+    bomb = compress(bytes(200 << 20))                   # 200 MiB of zeros in a few KB
+    limit = 4 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(BodyTooLarge):
+            parse(length_framed(coding, bomb), 16 * 1024, reader=ResponseReader(max_body_size=limit))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit + (2 << 20), f"peak {peak} bytes for a {limit}-byte limit"
+
+
+@pytest.mark.parametrize("coding,data", [("br", OPTIONAL["br"][:-4]), ("zstd", OPTIONAL["zstd"][:-4]),
+                                         ("br", b"not brotli data at all"), ("zstd", b"not zstd data at all")])
+def test_br_and_zstd_truncated_or_corrupt(coding, data):
+    with pytest.raises(ContentEncodingError):
+        parse(length_framed(coding, data))

@@ -180,14 +180,26 @@ async def test_a_10_mb_to_10_gb_bomb_stops_at_max_body_size():
 
 
 async def test_an_unknown_coding_raises_instead_of_returning_compressed_bytes():
-    async def brotli(writer):
-        writer.write(head(4, "br") + b"\x0b\x02\x80x")
+    async def lzw(writer):
+        writer.write(head(4, "compress") + b"\x1f\x9d\x90x")
         await writer.drain()
-    server, url = await scripted(brotli)
+    server, url = await scripted(lzw)
     client = await rest.connect(url, accept_encoding=("gzip",))
     try:
-        with pytest.raises(ContentEncodingError, match="cannot decode Content-Encoding 'br'"):
+        with pytest.raises(ContentEncodingError, match="cannot decode Content-Encoding 'compress'"):
             await client.get("/x")
     finally:
         await client.close()
         server.close()
+
+
+async def test_brotli_from_httpbin(httpbin):
+    """httpbin's /brotli, compressed by its own brotli package."""
+    pytest.importorskip("brotli")
+    client = await rest.connect(httpbin.url, accept_encoding=("br",))
+    try:
+        r = await client.get("/brotli")
+        assert r.status == 200, r.status
+        assert r.header("content-encoding") == "br" and r.json()["brotli"] is True
+    finally:
+        await client.close()

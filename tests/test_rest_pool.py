@@ -200,3 +200,97 @@ async def test_cancelled_waiter_never_leaks_a_connection(server):
         assert pool.available == 1  # either way the connection came back
     finally:
         await pool.close()
+
+
+# ---- fresh and warm connections (issue 14, part 5) ---------------------------------------
+
+class KeepAliveServer:
+    """A keep-alive server that closes a connection idle for ``server_idle``
+    seconds (as nginx's keepalive_timeout does) and records every request
+    line with its connection number."""
+
+    def __init__(self, server_idle: float):
+        self.server_idle = server_idle
+        self.lines: list[tuple[int, bytes]] = []
+        self.connections = 0
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def handle(self, reader, writer):
+        self.connections += 1
+        me = self.connections
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.server_idle)
+                length = next((int(v.split(b":")[1]) for v in head.split(b"\r\n")
+                               if v.lower().startswith(b"content-length:")), 0)
+                if length:
+                    await reader.readexactly(length)
+                self.lines.append((me, head.split(b"\r\n")[0]))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_connections_the_server_closed_while_idle_are_never_handed_out():
+    async with KeepAliveServer(server_idle=0.2) as srv:
+        pool = await rest.ClientPool.connect(srv.url, connections=3, reconnect_initial=0.01)
+        try:
+            await asyncio.sleep(0.5)                         # the server closed all three
+            for _ in range(3):
+                client = pool.try_acquire()
+                assert client is None or client.connected    # a dead one is never returned
+                if client is not None:
+                    pool.release(client)
+            for i in range(6):                               # and orders go through without a race
+                async with pool.acquire(timeout=5) as client:
+                    assert (await client.post("/api/v3/order", json={"n": i})).status == 200
+        finally:
+            await pool.close()
+
+
+async def test_idle_timeout_replaces_connections_before_the_server_closes_them():
+    async with KeepAliveServer(server_idle=0.6) as srv:
+        pool = await rest.ClientPool.connect(srv.url, connections=2, idle_timeout=0.25)
+        try:
+            first = {id(c.proto) for c in pool.idle}
+            for _ in range(4):                                # idle periods past the server's timeout
+                await asyncio.sleep(0.8)
+                async with pool.acquire(timeout=5) as client:
+                    assert client.connected                   # replaced in time, never found dead
+                    assert (await client.post("/api/v3/order", json={})).status == 200
+            assert srv.connections >= 2 + 4                   # the pool replaced them itself
+            assert not first & {id(c.proto) for c in pool.idle}
+        finally:
+            await pool.close()
+    with pytest.raises(ValueError, match="idle_timeout"):
+        rest.ClientPool("http://127.0.0.1:9", 1, idle_timeout=0)
+
+
+async def test_warm_keeps_idle_connections_hot():
+    async with KeepAliveServer(server_idle=0.6) as srv:
+        pool = await rest.ClientPool.connect(srv.url, connections=2)
+        try:
+            await pool.warm("/api/v3/ping")                   # once, now, on both
+            assert [line for _, line in srv.lines] == [b"GET /api/v3/ping HTTP/1.1"] * 2
+            await pool.warm("/api/v3/ping", keep_hot=0.15)
+            await asyncio.sleep(1.5)                          # well past the server's idle timeout
+            assert srv.connections == 2                       # kept alive: never reconnected
+            pings = [conn for conn, line in srv.lines if line == b"GET /api/v3/ping HTTP/1.1"]
+            assert pings.count(1) >= 4 and pings.count(2) >= 4
+            async with pool.acquire(timeout=5) as client:     # user requests are not held up
+                assert (await client.post("/api/v3/order", json={})).status == 200
+        finally:
+            await pool.close()
+        count = len(srv.lines)
+        await asyncio.sleep(0.4)
+        assert len(srv.lines) == count                        # closing the pool stops it

@@ -16,7 +16,7 @@ from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr, memmove
 
 from nexus_net._ascii cimport ascii_ieq
-from nexus_net._inflate cimport CODING_DEFLATE, CODING_GZIP, Inflater
+from nexus_net._inflate cimport CODING_BR, CODING_DEFLATE, CODING_GZIP, CODING_ZSTD, Inflater
 
 from nexus_net.buf cimport ReadBuf, Slab
 from nexus_net.http._chunked cimport ChunkedDecoder
@@ -31,9 +31,10 @@ cdef enum:
     S_UNTIL_CLOSE = 6
     S_UPGRADED = 7
 
-#: The content-codings a reader decodes (br and zstd are added when their
-#: optional packages are installed; see nexus_net.http.compression).
-DECODED = ("gzip", "deflate")
+from nexus_net.http.compression import SUPPORTED as DECODED   # br and zstd when installed
+
+cdef bint HAVE_BR = "br" in DECODED
+cdef bint HAVE_ZSTD = "zstd" in DECODED
 
 
 cdef int coding_of(const char* v, Py_ssize_t n) noexcept:
@@ -48,6 +49,10 @@ cdef int coding_of(const char* v, Py_ssize_t n) noexcept:
         return CODING_GZIP
     if ascii_ieq(v + a, z - a, "deflate", 7):
         return CODING_DEFLATE
+    if ascii_ieq(v + a, z - a, "br", 2):
+        return CODING_BR if HAVE_BR else -1
+    if ascii_ieq(v + a, z - a, "zstd", 4):
+        return CODING_ZSTD if HAVE_ZSTD else -1
     if ascii_ieq(v + a, z - a, "identity", 8) or z == a:
         return 0
     return -1
