@@ -17,6 +17,13 @@ with a ~60 B JSON body, keep-alive, one request in flight.
     aiohttp (its default ``json()``, and with ``loads=orjson.loads``) vs httpx;
     in memory too, against zlib.decompressobj + orjson.loads as the floor.
     ``--only gzip`` runs this part alone.
+(d) overheads of issue 14's per-request features: our async client with a
+    ``RateLimit`` that never binds vs without one (same run, alternating),
+    and in memory the limiter's ``try_acquire`` / uncontended ``acquire``
+    and the Python-level cost of reading ``resp.timings``. The timing stamps
+    themselves (three C clock reads per request, no allocation) are inside
+    every round trip of (b): compare ``--baseline`` with the commit before.
+    ``--only overhead`` runs this part alone.
 """
 
 from __future__ import annotations
@@ -182,6 +189,25 @@ async def rtt_nexus(port: int, n: int, warm: int) -> list[int]:
     writer = rest.RequestWriter("127.0.0.1", port=port, secure=False, base_path="/api/v3")
     reader = ResponseReader()
     conn = await rest.connect(f"http://127.0.0.1:{port}")
+    out, clock = [], time.perf_counter_ns
+    for i in range(warm + n):
+        t0 = clock()
+        req = writer.post("/order").headers(HEADERS).body(BODY).finish()
+        resp = await conn.send(req, reader)
+        resp.body
+        if i >= warm:
+            out.append(clock() - t0)
+    await conn.close()
+    return out
+
+
+async def rtt_nexus_limited(port: int, n: int, warm: int) -> list[int]:
+    """rtt_nexus with a rate limit that never binds (the limiter's own cost)."""
+    from nexus_net import rest
+    from nexus_net.http import ResponseReader
+    writer = rest.RequestWriter("127.0.0.1", port=port, secure=False, base_path="/api/v3")
+    reader = ResponseReader()
+    conn = await rest.connect(f"http://127.0.0.1:{port}", rate_limit=rest.RateLimit(10 ** 9, 1.0))
     out, clock = [], time.perf_counter_ns
     for i in range(warm + n):
         t0 = clock()
@@ -469,71 +495,100 @@ def run_gzip(args: argparse.Namespace) -> None:
         print(f"| {name} | {p50:.1f} | {p50 / ref:.2f}x |" if md else f"  {name:<38} p50 {p50:7.1f}   {p50 / ref:.2f}x")
 
 
-def run_client_subprocess(libdir: str | None, port: int, n: int, warm: int) -> list[int]:
-    """Our async client (rtt_nexus) in a fresh process, importing nexus_net
-    from ``libdir`` (another build) or from this tree."""
+def run_overhead(args: argparse.Namespace) -> None:
+    md = args.markdown
+    from nexus_net import rest
+    from nexus_net.http import ResponseReader
+    n = 200_000
+    limit = rest.RateLimit(10 ** 9, 1.0)
+
+    def try_acquire() -> None:
+        t = limit.try_acquire
+        for _ in range(n):
+            t(1)
+
+    async def acquire_loop() -> None:
+        a = limit.acquire
+        for _ in range(n):
+            await a(1)
+
+    reader = ResponseReader()
+    reader.feed(REPLY)
+    resp = reader.next()
+    resp._set_timings(0, 0, 0, 1, 2, 3)
+
+    def timings() -> None:
+        for _ in range(n):
+            resp.timings
+
+    def empty() -> None:
+        for _ in range(n):
+            pass
+    rows: dict[str, list[float]] = {"RateLimit.try_acquire(1), uncontended": [],
+                                    "await RateLimit.acquire(1), uncontended": [],
+                                    "resp.timings (building the NamedTuple)": [], "empty loop (subtracted)": []}
+    for rep in range(max(args.reps, 7)):
+        limit.log.clear()
+        limit.used = 0
+        for name, fn in (("RateLimit.try_acquire(1), uncontended", try_acquire),
+                         ("resp.timings (building the NamedTuple)", timings), ("empty loop (subtracted)", empty)):
+            t0 = time.perf_counter_ns()
+            fn()
+            rows[name].append((time.perf_counter_ns() - t0) / n)
+        limit.log.clear()
+        limit.used = 0
+        t0 = time.perf_counter_ns()
+        uvloop.run(acquire_loop())
+        rows["await RateLimit.acquire(1), uncontended"].append((time.perf_counter_ns() - t0) / n)
+    base = statistics.median(rows["empty loop (subtracted)"])
+    print("\n(d) per-request overheads in memory, ns per call (median; the empty loop subtracted)")
+    if md:
+        print("\n| operation | ns |\n|---|---:|")
+    for name, v in rows.items():
+        if name.startswith("empty"):
+            continue
+        print(f"| {name} | {statistics.median(v) - base:,.0f} |" if md else
+              f"  {name:<46}{statistics.median(v) - base:>8,.0f}")
+
+    proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().split()[1])
+    clients = [("nexus-net async", rtt_nexus), ("nexus-net async + RateLimit (never binding)", rtt_nexus_limited)]
+    p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
+    try:
+        for rep in range(args.reps):
+            for name, fn in clients[rep % 2:] + clients[:rep % 2]:
+                got = uvloop.run(fn(port, args.requests, args.warmup))
+                p50s[name].append(pct(got, 0.5))
+                print(f"    rep {rep + 1}: {name:<44} p50 {pct(got, 0.5):.1f} us", file=sys.stderr, flush=True)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    ref = statistics.median(p50s["nexus-net async"])
+    print(f"\n    loopback round trip with and without a limiter, {args.requests:,} x {args.reps}, us (p50)")
+    if md:
+        print("\n| client | p50 us | vs without |\n|---|---:|---:|")
+    for name, _ in clients:
+        p50 = statistics.median(p50s[name])
+        print(f"| {name} | {p50:.1f} | {p50 / ref:.3f}x |" if md else f"  {name:<46} p50 {p50:6.1f}   {p50 / ref:.3f}x")
+
+
+def run_client_subprocess(libdir: str | None, port: int, n: int, warm: int, kind: str = "async") -> list[int]:
+    """Our async (rtt_nexus) or blocking (rtt_nexus_sync) client in a fresh
+    process, importing nexus_net from ``libdir`` (another build) or from this tree."""
     import json
     env = dict(os.environ)
     if libdir:
         env["PYTHONPATH"] = libdir
-    out = subprocess.run([sys.executable, __file__, "--client", str(port), "--requests", str(n),
-                          "--warmup", str(warm)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, __file__, "--client", str(port), "--client-kind", kind,
+                          "--requests", str(n), "--warmup", str(warm)],
+                         env=env, capture_output=True, text=True, check=True)
     lines = out.stdout.strip().splitlines()
     return json.loads(lines[-1])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=20_000)
-    ap.add_argument("--warmup", type=int, default=2_000)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--serve", action="store_true")
-    ap.add_argument("--serve-gzip", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--client", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--baseline", metavar="LIBDIR",
-                    help="also run our async client from the nexus_net built into LIBDIR")
-    ap.add_argument("--only", choices=["gzip"], help="run one part alone")
-    args = ap.parse_args()
-    if args.serve:
-        pin(0)
-        uvloop.run(serve(GzipServer if args.serve_gzip else Server))
-        return
-    if args.client:
-        import json
-        import nexus_net
-        pin(0)
-        print(nexus_net.__file__, file=sys.stderr)
-        print(json.dumps(uvloop.run(rtt_nexus(args.client, args.requests, args.warmup))))
-        return
-    if args.only == "gzip":
-        print("machine:", describe(["nexus-net", "aiohttp", "httpx", "uvloop", "orjson"]))
-        pin(0)
-        run_gzip(args)
-        return
+def run_loopback(args: argparse.Namespace) -> None:
     md = args.markdown
-    print("machine:", describe(["nexus-net", "httptools", "h11", "aiohttp", "httpx", "uvloop"]))
-    pin(0)
-    n = 10_000
-    mems = {"nexus-net (RequestWriter, headers() + ResponseReader)": mem_nexus(n),
-            "nexus-net (RequestWriter, header() x4 + ResponseReader)": mem_nexus(n, bulk=False),
-            "httptools (b''.join + HttpResponseParser)": mem_httptools(n), "h11": mem_h11(n // 10)}
-    counts = {"h11": n // 10}
-    res: dict[str, list[float]] = {k: [] for k in mems}
-    for rep in range(max(args.reps, 10)):
-        for name, fn in mems.items():
-            t0 = time.perf_counter_ns()
-            fn()
-            res[name].append((time.perf_counter_ns() - t0) / counts.get(name, n))
-    best = statistics.median(res["httptools (b''.join + HttpResponseParser)"])
-    print("\n(a) build + write + parse in memory, ns per request (median and p99 over repetitions)")
-    if md:
-        print("\n| library | median ns | p99 ns | vs httptools |\n|---|---:|---:|---:|")
-    for name, v in res.items():
-        med, worst = statistics.median(v), sorted(v)[-1]
-        print(f"| {name} | {med:,.0f} | {worst:,.0f} | {med / best:.2f}x |" if md else
-              f"  {name:<56}{med:>10,.0f}{worst:>10,.0f}   {med / best:.2f}x")
-
     proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline().split()[1])
@@ -542,11 +597,15 @@ def main() -> None:
                ("aiohttp", rtt_aiohttp), ("httpx", rtt_httpx), ("raw socket floor", rtt_raw),
                ("raw + await Future", rtt_raw_await)]
     if args.baseline:
-        def sub(libdir: str | None) -> Callable[[int, int, int], list[int]]:
-            return lambda port, n, warm: run_client_subprocess(libdir, port, n, warm)
-        clients += [("nexus-net async (this tree, subprocess)", sub(None)),
-                    (f"nexus-net async (baseline {os.path.basename(args.baseline.rstrip('/'))}, subprocess)",
-                     sub(args.baseline))]
+        def sub(libdir: str | None, kind: str) -> Callable[[int, int, int], list[int]]:
+            return lambda port, n, warm: run_client_subprocess(libdir, port, n, warm, kind)
+        base = os.path.basename(args.baseline.rstrip('/'))
+        clients += [("nexus-net async (this tree, subprocess)", sub(None, "async")),
+                    (f"nexus-net async (baseline {base}, subprocess)", sub(args.baseline, "async")),
+                    ("nexus-net blocking (this tree, subprocess)", sub(None, "sync")),
+                    (f"nexus-net blocking (baseline {base}, subprocess)", sub(args.baseline, "sync"))]
+        if args.only == "baseline":
+            clients = clients[-4:] + [("raw socket floor", rtt_raw)]
     rtts: dict[str, list[int]] = {k: [] for k, _ in clients}
     p50s: dict[str, list[float]] = {k: [] for k, _ in clients}
     try:
@@ -571,7 +630,77 @@ def main() -> None:
         print(f"| {name} | {p50:.1f} | {pct(v, 0.99):.1f} | {pct(v, 0.999):.1f} | {1e6 / p50:,.0f} | {p50 / floor:.2f}x |"
               if md else f"  {name:<32} p50 {p50:6.1f}  p99 {pct(v, 0.99):6.1f}  p99.9 {pct(v, 0.999):6.1f}  "
               f"({p50 / floor:.2f}x floor)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--warmup", type=int, default=2_000)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--serve-gzip", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--client", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--client-kind", default="async", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", metavar="LIBDIR",
+                    help="also run our async client from the nexus_net built into LIBDIR")
+    ap.add_argument("--only", choices=["gzip", "overhead", "baseline"], help="run one part alone")
+    args = ap.parse_args()
+    if args.serve:
+        pin(0)
+        uvloop.run(serve(GzipServer if args.serve_gzip else Server))
+        return
+    if args.client:
+        import json
+        import nexus_net
+        pin(0)
+        print(nexus_net.__file__, file=sys.stderr)
+        if args.client_kind == "sync":
+            print(json.dumps(rtt_nexus_sync(args.client, args.requests, args.warmup)))
+        else:
+            print(json.dumps(uvloop.run(rtt_nexus(args.client, args.requests, args.warmup))))
+        return
+    if args.only == "gzip":
+        print("machine:", describe(["nexus-net", "aiohttp", "httpx", "uvloop", "orjson"]))
+        pin(0)
+        run_gzip(args)
+        return
+    if args.only == "overhead":
+        print("machine:", describe(["nexus-net", "uvloop"]))
+        pin(0)
+        run_overhead(args)
+        return
+    md = args.markdown
+    print("machine:", describe(["nexus-net", "httptools", "h11", "aiohttp", "httpx", "uvloop"]))
+    pin(0)
+    if args.only == "baseline":
+        if not args.baseline:
+            ap.error("--only baseline needs --baseline LIBDIR")
+        run_loopback(args)
+        return
+    n = 10_000
+    mems = {"nexus-net (RequestWriter, headers() + ResponseReader)": mem_nexus(n),
+            "nexus-net (RequestWriter, header() x4 + ResponseReader)": mem_nexus(n, bulk=False),
+            "httptools (b''.join + HttpResponseParser)": mem_httptools(n), "h11": mem_h11(n // 10)}
+    counts = {"h11": n // 10}
+    res: dict[str, list[float]] = {k: [] for k in mems}
+    for rep in range(max(args.reps, 10)):
+        for name, fn in mems.items():
+            t0 = time.perf_counter_ns()
+            fn()
+            res[name].append((time.perf_counter_ns() - t0) / counts.get(name, n))
+    best = statistics.median(res["httptools (b''.join + HttpResponseParser)"])
+    print("\n(a) build + write + parse in memory, ns per request (median and p99 over repetitions)")
+    if md:
+        print("\n| library | median ns | p99 ns | vs httptools |\n|---|---:|---:|---:|")
+    for name, v in res.items():
+        med, worst = statistics.median(v), sorted(v)[-1]
+        print(f"| {name} | {med:,.0f} | {worst:,.0f} | {med / best:.2f}x |" if md else
+              f"  {name:<56}{med:>10,.0f}{worst:>10,.0f}   {med / best:.2f}x")
+
+    run_loopback(args)
     run_gzip(args)
+    run_overhead(args)
 
 
 if __name__ == "__main__":

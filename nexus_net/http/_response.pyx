@@ -16,6 +16,7 @@ from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr, memmove
 
 from nexus_net._ascii cimport ascii_ieq
+from nexus_net._clock cimport monotonic_ns
 from nexus_net._inflate cimport CODING_BR, CODING_DEFLATE, CODING_GZIP, CODING_ZSTD, Inflater
 
 from nexus_net.buf cimport ReadBuf, Slab
@@ -87,10 +88,11 @@ cdef class Response(HttpMessage):
                        self.t_written, self.t_first or None, self.t_complete)
 
     def _set_timings(self, long long connect, long long connected, long long tls, long long written,
-                     long long first, long long complete):
-        """(for the blocking client, which stamps in Python)"""
+                     long long first, long long complete=0):
+        """(for the blocking client, which stamps in Python; ``complete`` 0: now)"""
         self.t_connect, self.t_connected, self.t_tls = connect, connected, tls
-        self.t_written, self.t_first, self.t_complete = written, first, complete
+        self.t_written, self.t_first = written, first
+        self.t_complete = complete if complete else monotonic_ns()
 
     @property
     def rate_limit(self):

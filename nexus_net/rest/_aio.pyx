@@ -247,6 +247,7 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
         """Callback mode: hand the response (or the error) to ``on_response``
         once it is complete; otherwise keep waiting, the deadline moved on."""
         cdef ClientCore owner = self.owner
+        cdef Response r
         response = exc = None
         try:
             response = self.outcome()
@@ -260,10 +261,11 @@ cdef class Protocol(_Extension, asyncio.BufferedProtocol):
             exc = e
             response = None
         else:
-            response.request_method = self.req.method
-            response.rate_limit_headers = owner.rate_limit_headers
-            if owner.limiter is not None and (response.status == 429 or response.status == 418):
-                owner.limiter.note_response(response.status, response.header("retry-after"))
+            r = <Response>response
+            r.request_method = self.req.method
+            r.rate_limit_headers = owner.rate_limit_headers
+            if owner.limiter is not None and (r.status == 429 or r.status == 418):
+                owner.limiter.note_response(r.status, r.header("retry-after"))
         callback = self.on_response
         self.on_response = None
         self.owner = None
@@ -355,8 +357,8 @@ cdef class ClientCore:
         ``weight``: what the request costs against ``rate_limit`` (it waits
         until the budget allows it; the wait is not part of total_timeout).
         """
-        if self.limiter is not None:
-            return self._limited(req, reader, weight, None)
+        if self.limiter is not None and not self.limiter.try_acquire(weight):
+            return self._limited(req, reader, weight, None)      # the budget says wait
         if self.total_timeout is None:
             return self._exchange(req, reader, None, None)
         # what the exchange got done, for the error if total_timeout ends it
@@ -425,6 +427,7 @@ cdef class ClientCore:
         OutcomeUnknown (ResponseLost, ResponseTimeout) once some were."""
         cdef Protocol proto
         cdef Py_ssize_t attempt
+        cdef Response r
         cdef long long before
         cdef bint is_head = req.is_head
         method = req.method
@@ -486,21 +489,24 @@ cdef class ClientCore:
                     raise
                 finally:
                     proto.detach()
-                if not response.keep_alive:
+                r = <Response>response             # (typed: the fields below are C stores)
+                if not r.keep_alive:
                     self._discard()
-                response.request_method = method
-                response.rate_limit_headers = self.rate_limit_headers
+                r.request_method = method
+                r.rate_limit_headers = self.rate_limit_headers
+                if (r.status == 429 or r.status == 418) and self.limiter is not None:
+                    self.limiter.note_response(r.status, r.header("retry-after"))
                 if opened:
-                    (<Response>response).t_connect = proto.connect_ns
-                    (<Response>response).t_connected = proto.connected_ns
-                    (<Response>response).t_tls = proto.tls_ns
-                return response
+                    r.t_connect = proto.connect_ns
+                    r.t_connected = proto.connected_ns
+                    r.t_tls = proto.tls_ns
+                return r
         finally:
             self.release()
 
     async def _limited(self, req, reader, Py_ssize_t weight, data):
-        """``send`` with a rate limit: wait for the budget, then the exchange;
-        a 429/418 with Retry-After pauses the limiter."""
+        """``send`` when the rate limit says wait: wait for the budget, then
+        the exchange."""
         if data is None:
             data = req.bytes()      # before waiting: the writer may build others meanwhile
         await self.limiter.acquire(weight)
@@ -510,8 +516,6 @@ cdef class ClientCore:
             progress = [0, 0, None]
             response = await self._within_total_timeout(self._exchange(req, reader, data, progress), req,
                                                         progress)
-        if response.status == 429 or response.status == 418:
-            self.limiter.note_response(response.status, response.header("retry-after"))
         return response
 
     async def _take_turn(self):

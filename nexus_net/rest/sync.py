@@ -81,7 +81,7 @@ class Client:
             except BaseException:
                 sock.close()
                 raise
-        sock.settimeout(self.read_timeout)
+        io.set_timeout(self.read_timeout)
         self.io = io
         self.connect_times = (t_connect, t_connected, time.monotonic_ns() if io.codec is not None else 0)
 
@@ -170,8 +170,10 @@ class Client:
                 self._discard()
             response.request_method = method
             response.rate_limit_headers = self.rate_limit_headers
-            response._set_timings(*(self.connect_times if opened else (0, 0, 0)), t_written,
-                                  t_first or t_written, time.monotonic_ns())
+            if opened:
+                response._set_timings(*self.connect_times, t_written, t_first or t_written)
+            else:
+                response._set_timings(0, 0, 0, t_written, t_first or t_written)
             if self.limiter is not None and response.status in (429, 418):
                 self.limiter.note_response(response.status, response.header("retry-after"))
             return response
