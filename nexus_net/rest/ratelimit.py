@@ -130,7 +130,12 @@ class RateLimit:
         self.capacity = capacity
         self.per_seconds = per_seconds
         self.clock = clock
-        self.log: collections.deque[tuple[float, int]] = collections.deque()   # (when, weight)
+        # [when, weight] entries, oldest first. Requests closer together than
+        # ``grain`` share the last entry, stamped with the later time (so it
+        # expires later than the earlier one would: never less strict); the
+        # log holds at most ~1,024 entries per window whatever the rate.
+        self.log: collections.deque[list[Any]] = collections.deque()
+        self.grain = per_seconds / 1024
         self.used = 0
         self.paused_until = 0.0
         self.waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
@@ -166,7 +171,13 @@ class RateLimit:
         raise AssertionError("unreachable: the log holds the whole used weight")  # pragma: no cover
 
     def take(self, weight: int, now: float) -> None:
-        self.log.append((now, weight))
+        log = self.log
+        if log and now - log[-1][0] < self.grain:
+            last = log[-1]
+            last[0] = now
+            last[1] += weight
+        else:
+            log.append([now, weight])
         self.used += weight
 
     def try_acquire(self, weight: int = 1) -> bool:
@@ -185,7 +196,12 @@ class RateLimit:
             if weight > self.capacity:
                 raise ValueError(f"weight {weight} exceeds the whole budget ({self.capacity})")
             return False
-        log.append((now, weight))
+        if log and now - log[-1][0] < self.grain:
+            last = log[-1]
+            last[0] = now
+            last[1] += weight
+        else:
+            log.append([now, weight])
         self.used += weight
         return True
 
@@ -225,9 +241,9 @@ class RateLimit:
             raise
 
     def _refund(self, weight: int) -> None:
-        for i in range(len(self.log) - 1, -1, -1):
-            if self.log[i][1] == weight:
-                del self.log[i]
+        for entry in reversed(self.log):          # the newest entry holding that much
+            if entry[1] >= weight:
+                entry[1] -= weight
                 self.used -= weight
                 return
 
