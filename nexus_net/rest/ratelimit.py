@@ -167,7 +167,7 @@ class RateLimit:
         for when, w in self.log:
             freed += w
             if freed >= excess:
-                return when + self.per_seconds - now
+                return float(when) + self.per_seconds - now
         raise AssertionError("unreachable: the log holds the whole used weight")  # pragma: no cover
 
     def take(self, weight: int, now: float) -> None:
