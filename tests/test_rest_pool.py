@@ -262,14 +262,14 @@ async def test_idle_timeout_replaces_connections_before_the_server_closes_them()
     async with KeepAliveServer(server_idle=0.6) as srv:
         pool = await rest.ClientPool.connect(srv.url, connections=2, idle_timeout=0.25)
         try:
-            first = {id(c.proto) for c in pool.idle}
+            first = [c.proto for c in pool.idle]       # (held: an id() could be reused once freed)
             for _ in range(4):                                # idle periods past the server's timeout
                 await asyncio.sleep(0.8)
                 async with pool.acquire(timeout=5) as client:
                     assert client.connected                   # replaced in time, never found dead
                     assert (await client.post("/api/v3/order", json={})).status == 200
             assert srv.connections >= 2 + 4                   # the pool replaced them itself
-            assert not first & {id(c.proto) for c in pool.idle}
+            assert not any(c.proto is p for c in pool.idle for p in first)
         finally:
             await pool.close()
     with pytest.raises(ValueError, match="idle_timeout"):
