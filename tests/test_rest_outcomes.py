@@ -77,9 +77,9 @@ async def test_a_connection_that_cannot_be_reopened_is_request_not_sent():
         client = await rest.connect(srv.url)
         try:
             assert (await client.get("/warm")).bytes() == b"ok"
-            srv.server.close()
-            await srv.server.wait_closed()
             client.proto.transport.close()          # the idle connection ends; nobody listens any more
+            srv.server.close()                      # (3.12+: wait_closed waits for open connections too)
+            await srv.server.wait_closed()
             await asyncio.sleep(0.05)
             with pytest.raises(rest.RequestNotSent) as info:
                 await client.post("/api/v3/order", json=ORDER)

@@ -99,6 +99,7 @@ class RestTestServer:
         self.connections = 0
         self.server: asyncio.base_events.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
 
     def route(self, key: str, response: Any) -> None:
         method, _, path = key.partition(" ")
@@ -126,6 +127,9 @@ class RestTestServer:
             self.server.close()
             for w in list(self.writers):
                 w.close()
+            for task in list(self.tasks):       # (a Stall or a Delay still sleeping)
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.server.wait_closed()
             self.server = None
         if self.errors:
@@ -143,6 +147,9 @@ class RestTestServer:
         self.connections += 1
         me = self.connections
         self.writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
         parser = RequestReader(max_body_size=self.max_body_size)
         try:
             while True:
@@ -161,6 +168,8 @@ class RestTestServer:
             self.errors.append(exc)
         finally:
             self.writers.discard(writer)
+            if task is not None:
+                self.tasks.discard(task)
             writer.close()
 
     async def _answer(self, req: Any, conn: int, writer: asyncio.StreamWriter) -> bool:
