@@ -21,6 +21,7 @@ MODULES = [
     "nexus_net._outbuf",
     "nexus_net._inflate",
     "nexus_net.ws._utf8",
+    "nexus_net.ws._deflate",
     "nexus_net.ws._reader",
     "nexus_net.ws._writer",
     "nexus_net.ws._session",
@@ -42,9 +43,10 @@ else:
 
 macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
 
-# zlib through its C API (Content-Encoding, and permessage-deflate later):
-# only the inflater module calls it, the others reach it through cimport.
-LIBRARIES = {"nexus_net._inflate": ["z"]}
+# zlib through its C API (declared once, in nexus_net/_zlib.pxd): the HTTP
+# content decoder and the permessage-deflate codec call it; the others reach
+# them through cimport.
+LIBRARIES = {"nexus_net._inflate": ["z"], "nexus_net.ws._deflate": ["z"]}
 
 extensions = [
     Extension(

@@ -1,27 +1,8 @@
-# cdef API of the streaming inflater (zlib's C API), shared by the HTTP
-# response reader (Content-Encoding) and, later, permessage-deflate.
+# cdef API of the streaming inflater of HTTP bodies (Content-Encoding);
+# zlib itself is declared once, in nexus_net/_zlib.pxd.
 
+from nexus_net._zlib cimport z_stream
 from nexus_net.buf cimport Slab
-
-
-cdef extern from "zlib.h":
-    ctypedef struct z_stream:
-        const unsigned char* next_in
-        unsigned int avail_in
-        unsigned long total_in
-        unsigned char* next_out
-        unsigned int avail_out
-        unsigned long total_out
-        const char* msg
-        void* zalloc
-        void* zfree
-        void* opaque
-
-    int Z_OK, Z_STREAM_END, Z_NEED_DICT, Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_NO_FLUSH
-    int inflateInit2(z_stream* strm, int window_bits)
-    int inflateReset2(z_stream* strm, int window_bits)
-    int inflate(z_stream* strm, int flush) nogil
-    int inflateEnd(z_stream* strm)
 
 
 cdef enum Coding:

@@ -14,6 +14,8 @@ from cpython.mem cimport PyMem_Realloc
 from libc.limits cimport UINT_MAX
 from libc.string cimport memcpy
 
+from nexus_net._zlib cimport (Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_NEED_DICT, Z_NO_FLUSH, Z_OK,
+                              Z_STREAM_END, inflate, inflateEnd, inflateInit2, inflateReset2)
 from nexus_net.buf cimport Slab, new_slab
 
 cdef Py_ssize_t MIN_OUT = 4096

@@ -55,11 +55,12 @@ async def raw_server(handle):
         await server.wait_closed()
 
 
-async def accept_handshake(reader, writer):
-    """Answer a WebSocket upgrade on a raw stream with a valid 101."""
+async def accept_handshake(reader, writer, extensions=None):
+    """Answer a WebSocket upgrade on a raw stream with a valid 101
+    (``extensions``: a Sec-WebSocket-Extensions value to answer with)."""
     head = await reader.readuntil(b"\r\n\r\n")
     request = hs.parse_request(head)
-    writer.write(hs.build_response(request))
+    writer.write(hs.build_response(request, extensions=extensions))
     await writer.drain()
     return request
 

@@ -10,6 +10,8 @@ from nexus_net.ws import handshake, sync
 from nexus_net.ws._aio import Connection
 from nexus_net.ws._session import Session
 from nexus_net.ws.client import connect
+from nexus_net.ws.deflate import Deflate
+from nexus_net.ws._deflate import PerMessageDeflate
 from nexus_net.ws.heartbeat import Heartbeat, json_ping_reply
 from nexus_net.ws.listener import Listener
 from nexus_net.ws.reconnect import Backoff, ReconnectingConnection
@@ -20,6 +22,7 @@ from nexus_net.ws._utf8 import Utf8Validator, validate_utf8
 from nexus_net.ws._writer import FrameWriter
 from nexus_net.ws.enums import CloseCode, Kind, Role
 from nexus_net.ws.errors import (
+    CompressionError,
     ConcurrencyError,
     ConnectionClosed,
     ConnectionClosedError,
@@ -32,6 +35,7 @@ from nexus_net.ws.errors import (
     InvalidHandshakeRequest,
     InvalidHandshakeResponse,
     MessageTooBigError,
+    NegotiationError,
     ProtocolError,
     WebSocketError,
 )
@@ -44,6 +48,7 @@ __all__ = [
     "InvalidDataError", "InvalidHandshakeRequest", "InvalidHandshakeResponse", "Kind",
     "Message", "MessageTooBigError", "ProtocolError", "Role", "Utf8Validator", "WebSocketError",
     "handshake", "pair", "validate_utf8",
+    "CompressionError", "Deflate", "NegotiationError", "PerMessageDeflate",
     "Backoff", "ConnectionStats", "Heartbeat", "Listener", "ReconnectingConnection", "json_ping_reply",
 ]
 

@@ -772,7 +772,8 @@ def broadcast(connections, message, *, close_slow=None):
                 log.info("closing a slow consumer %s with %s", conn.remote_address, close_slow)
                 conn.fail_connection(close_slow, "slow consumer")
             continue
-        if conn.is_client:
+        if conn.is_client or conn.writer.extension is not None:
+            # (masked, or compressed with this connection's own context)
             data = conn.writer.emit_data(opcode, message, None, True)
         else:
             if frame is None:

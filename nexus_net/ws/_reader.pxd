@@ -1,6 +1,7 @@
 from libc.stdint cimport uint32_t
 
 from nexus_net.buf cimport ReadBuf, Slab
+from nexus_net.ws._deflate cimport PerMessageDeflate
 
 
 cdef class Message:
@@ -16,6 +17,7 @@ cdef class FrameReader:
     cdef bint expect_masked
     cdef readonly Py_ssize_t max_frame_size
     cdef readonly Py_ssize_t max_message_size
+    cdef Py_ssize_t max_compressed_frame   # max_frame_size + deflate's worst-case growth
     cdef object role_obj
 
     # frame being parsed
@@ -27,13 +29,16 @@ cdef class FrameReader:
     cdef Py_ssize_t f_hdr       # header length
     cdef Py_ssize_t f_len       # payload length
     cdef Py_ssize_t f_done      # payload bytes already unmasked and validated
-    cdef bint f_text            # payload belongs to a text message
+    cdef bint f_text            # payload belongs to a text message (validated as it arrives)
+    cdef bint f_inflate         # payload is compressed (permessage-deflate): inflated as it arrives
 
     # fragmented message being assembled
     cdef int m_opcode           # 0 when none is in progress
     cdef Slab m_buf
     cdef Py_ssize_t m_len
     cdef uint32_t utf8_state
+    cdef bint m_inflate         # the fragmented message is compressed
+    cdef readonly PerMessageDeflate extension   # None: no extension negotiated (RSV1 is an error)
 
     cdef readonly bint close_received
     cdef object failure         # the ProtocolError that ended this reader
@@ -48,5 +53,7 @@ cdef class FrameReader:
             return 0
         return self.f_hdr + self.f_len - (self.buf.end - self.buf.start)
     cdef int fail(self, exc) except -1
+    cdef int inflate(self, const unsigned char* q, Py_ssize_t n) except -1
+    cdef Message inflated_message(self)
     cdef int append_fragment(self, const unsigned char* src, Py_ssize_t n) except -1
     cdef int check_close(self, const unsigned char* payload, Py_ssize_t n) except -1

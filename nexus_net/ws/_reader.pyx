@@ -13,6 +13,7 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from nexus_net.buf cimport ReadBuf, Slab, new_slab
+from nexus_net.ws._deflate cimport PerMessageDeflate
 from nexus_net.ws._mask cimport mask_copy
 from nexus_net.ws._codes cimport valid_close_code
 from nexus_net.ws._utf8 cimport UTF8_ACCEPT, UTF8_REJECT, utf8_feed
@@ -161,7 +162,7 @@ cdef class FrameReader:
 
     def __init__(self, role, *, Py_ssize_t max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=None, Py_ssize_t buffer_size=DEFAULT_BUFFER_SIZE,
-                 Py_ssize_t backlog=0):
+                 Py_ssize_t backlog=0, PerMessageDeflate extension=None):
         role = Role(role)
         if max_message_size < 0:
             raise ValueError(f"max_message_size must be >= 0, got {max_message_size}")
@@ -182,7 +183,12 @@ cdef class FrameReader:
         # A whole frame must fit (its payload is handed out in place), plus room
         # for reads behind it; a transport that lets up to `backlog` unread
         # bytes pile up before it pauses reading says so.
-        cap = MAX_HEADER + self.max_frame_size + backlog + max(buffer_size, MIN_READ_SLACK)
+        # A compressed frame may be larger than the bytes it carries
+        # (incompressible data: zlib's stored blocks cost 5 bytes per 2 KiB at
+        # memLevel 5; a compressor that uses fixed Huffman codes for it, 9 bits
+        # per byte), so a message at the limit still gets through compressed.
+        self.max_compressed_frame = self.max_frame_size + (self.max_frame_size >> 3) + 64
+        cap = MAX_HEADER + self.max_compressed_frame + backlog + max(buffer_size, MIN_READ_SLACK)
         self.buf = ReadBuf(buffer_size, cap)
         self.in_payload = False
         self.m_opcode = 0
@@ -191,6 +197,14 @@ cdef class FrameReader:
         self.utf8_state = UTF8_ACCEPT
         self.close_received = False
         self.failure = None
+        self.extension = extension
+
+    def set_extension(self, PerMessageDeflate extension):
+        """Use the negotiated permessage-deflate codec from now on (before the
+        first frame is parsed); ``None`` turns it off."""
+        if self.in_payload or self.m_opcode != 0:
+            raise RuntimeError("set_extension() in the middle of a message")
+        self.extension = extension
 
     # ---- input -----------------------------------------------------------
     def feed(self, data):
@@ -289,7 +303,11 @@ cdef class FrameReader:
                 b1 = p[1]
                 opcode = b0 & 0x0F
                 if b0 & 0x70:
-                    self.fail(ProtocolError(_rsv_message(b0)))
+                    # RSV1 marks the first frame of a compressed message when
+                    # permessage-deflate was negotiated (RFC 7692 6); nothing
+                    # else may set a reserved bit
+                    if (b0 & 0x70) != 0x40 or self.extension is None or not (opcode == 1 or opcode == 2):
+                        self.fail(ProtocolError(_rsv_message(b0, opcode, self.extension is not None)))
                 if self.close_received:
                     self.fail(ProtocolError(
                         f"{_opcode_name(opcode)} frame received after the close frame"))
@@ -329,17 +347,20 @@ cdef class FrameReader:
                         len64 = (len64 << 8) | p[i]
                     if len64 >> 63:
                         self.fail(ProtocolError("64-bit payload length with the top bit set"))
-                    if len64 > <uint64_t>self.max_frame_size:
+                    if len64 > <uint64_t>self.max_compressed_frame:
                         self.fail(MessageTooBigError(
                             f"frame of {len64} bytes exceeds max_frame_size={self.max_frame_size}"))
                     plen = <Py_ssize_t>len64
                     hdr = 10
-                if plen > self.max_frame_size:
+                if plen > self.max_frame_size and not (
+                        plen <= self.max_compressed_frame and self.extension is not None
+                        and ((b0 & 0x40) != 0 or (opcode == 0 and self.m_inflate))):
                     self.fail(MessageTooBigError(
                         f"frame of {plen} bytes exceeds max_frame_size={self.max_frame_size}"))
                 # (a first frame is within max_frame_size <= max_message_size:
-                # only continuations can push a message over)
-                if opcode == 0 and self.m_len + plen > self.max_message_size:
+                # only continuations can push a message over; a compressed
+                # message is bounded by its inflated size instead)
+                if opcode == 0 and not self.m_inflate and self.m_len + plen > self.max_message_size:
                     self.fail(MessageTooBigError(
                         f"message of at least {self.m_len + plen} bytes "
                         f"exceeds max_message_size={self.max_message_size}"))
@@ -359,6 +380,12 @@ cdef class FrameReader:
                 if opcode == 1:
                     self.utf8_state = UTF8_ACCEPT
                 self.f_text = opcode == 1 or (opcode == 0 and self.m_opcode == 1)
+                if opcode == 0:
+                    self.f_inflate = self.m_inflate
+                else:
+                    self.f_inflate = (b0 & 0x40) != 0 and opcode < 8
+                if self.f_inflate:
+                    self.f_text = False          # checked on the inflated bytes instead
                 self.in_payload = True
 
             # Payload: unmask and validate whatever has arrived, even before the
@@ -378,6 +405,8 @@ cdef class FrameReader:
                             f"invalid UTF-8 in text message (byte 0x{q[pos]:02X} at offset "
                             f"{self.m_len + self.f_done + pos} of the message)"))
                     self.utf8_state = st
+                elif self.f_inflate:
+                    self.inflate(q, n)
                 self.f_done = have
             if self.f_done < self.f_len:
                 return None
@@ -400,7 +429,17 @@ cdef class FrameReader:
                     # (the message keeps its bytes), so idle connections hold
                     # no receive memory; the next read allocates again.
                     b.release()
+                    if self.extension is not None and self.m_opcode == 0:
+                        self.extension.release_idle()
                 return msg
+            if self.f_inflate:
+                b.drop(total)            # (its bytes are inflated already)
+                if opcode != 0:
+                    self.m_opcode = opcode
+                    self.m_inflate = True
+                if not self.f_fin:
+                    continue
+                return self.inflated_message()
             if self.f_fin and opcode != 0:
                 if self.f_text and self.utf8_state != UTF8_ACCEPT:
                     self.fail(InvalidDataError("text message ends in the middle of a UTF-8 sequence"))
@@ -425,6 +464,34 @@ cdef class FrameReader:
                 self.m_buf = None
                 self.m_len = 0
                 return msg
+
+    cdef int inflate(self, const unsigned char* q, Py_ssize_t n) except -1:
+        try:
+            self.extension.inflate_feed(q, n, self.max_message_size, self.m_opcode == 1 or self.f_opcode == 1,
+                                        &self.utf8_state)
+        except ProtocolError as exc:
+            self.fail(exc)
+        return 0
+
+    cdef Message inflated_message(self):
+        """The last frame of a compressed message is in: finish inflating it
+        and hand the result out in place (the extension's output arena)."""
+        cdef PerMessageDeflate ext = self.extension
+        cdef bint text = self.m_opcode == 1
+        cdef Py_ssize_t n = 0
+        cdef const char* ptr
+        cdef Message msg
+        try:
+            ptr = ext.inflate_end(self.max_message_size, text, &self.utf8_state, &n)
+        except ProtocolError as exc:
+            self.fail(exc)
+        if text and self.utf8_state != UTF8_ACCEPT:
+            self.fail(InvalidDataError("text message ends in the middle of a UTF-8 sequence"))
+        msg = make_message(self.m_opcode, ext.out.slab, ptr, n)
+        ext.out.drop(n)
+        self.m_opcode = 0
+        self.m_inflate = False
+        return msg
 
     cdef int append_fragment(self, const unsigned char* src, Py_ssize_t n) except -1:
         cdef Py_ssize_t need = self.m_len + n
@@ -473,6 +540,12 @@ def _opcode_name(opcode):
     return _OPCODE_NAMES.get(opcode, f"opcode 0x{opcode:X}")
 
 
-def _rsv_message(b0):
+def _rsv_message(b0, opcode, negotiated):
     bits = [name for bit, name in ((0x40, "RSV1"), (0x20, "RSV2"), (0x10, "RSV3")) if b0 & bit]
-    return f"{'/'.join(bits)} set without a negotiated extension"
+    if not negotiated or b0 & 0x30:
+        return f"{'/'.join(bits)} set without a negotiated extension"
+    if opcode == 0:
+        return "RSV1 set on a continuation frame (only a message's first frame carries it)"
+    if opcode >= 8:
+        return f"RSV1 set on a {_opcode_name(opcode)} frame (control frames are never compressed)"
+    return f"RSV1 set on a frame with the reserved opcode 0x{opcode:X}"

@@ -43,7 +43,7 @@ cdef class Session:
     """
 
     def __init__(self, role, *, max_message_size=None, max_frame_size=None,
-                 buffer_size=None, Py_ssize_t backlog=0, bint auto_pong=True):
+                 buffer_size=None, Py_ssize_t backlog=0, bint auto_pong=True, extension=None):
         kwargs = {}
         if max_message_size is not None:
             kwargs["max_message_size"] = max_message_size
@@ -52,8 +52,8 @@ cdef class Session:
         if buffer_size is not None:
             kwargs["buffer_size"] = buffer_size
         role = Role(role)
-        self.reader = FrameReader(role, backlog=backlog, **kwargs)
-        self.writer = FrameWriter(role)
+        self.reader = FrameReader(role, backlog=backlog, extension=extension, **kwargs)
+        self.writer = FrameWriter(role, extension=extension)
         self.is_client = role is _ROLE_CLIENT
         self.state = OPEN
         self.auto_pong = auto_pong
@@ -63,6 +63,22 @@ cdef class Session:
         self.close_exc = None
         self.ping_waiters = {}
         self.timestamps = True
+
+    def set_extension(self, extension):
+        """Use the negotiated ``PerMessageDeflate`` (from the handshake) for
+        both directions; before any frame is read or written."""
+        self.reader.set_extension(extension)
+        self.writer.set_extension(extension)
+
+    @property
+    def compression(self):
+        """The negotiated ``PerMessageDeflate`` codec, or None."""
+        return self.reader.extension
+
+    def free_extension(self):
+        """The connection ended: give zlib's memory back now."""
+        if self.reader.extension is not None:
+            self.reader.extension.close()
 
     # ---- reading -----------------------------------------------------------
     cdef Message poll(self):

@@ -8,6 +8,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from libc.string cimport memcpy
 
 from nexus_net.buf cimport WriteBuf
+from nexus_net.ws._deflate cimport PerMessageDeflate
 from nexus_net.ws._codes cimport valid_close_code
 from nexus_net.ws._mask cimport mask_copy
 
@@ -44,13 +45,21 @@ cdef class FrameWriter:
     XOR-ing while copying: the caller's payload object is never modified.
     """
 
-    def __init__(self, role):
+    def __init__(self, role, *, PerMessageDeflate extension=None):
         role = Role(role)
         self.role_obj = role
         self.masking = role is _ROLE_CLIENT
         self.keys = b""
         self.key_pos = KEY_POOL
         self.sending = 0
+        self.extension = extension
+
+    def set_extension(self, PerMessageDeflate extension):
+        """Compress data messages with the negotiated permessage-deflate codec
+        from now on (``None``: stop); not in the middle of a fragmented message."""
+        if self.sending:
+            raise RuntimeError("set_extension() in the middle of a fragmented message")
+        self.extension = extension
 
     @property
     def role(self):
@@ -77,12 +86,13 @@ cdef class FrameWriter:
         self.key_pos += 4
         return <const unsigned char*>PyBytes_AS_STRING(self.keys) + self.key_pos - 4
 
-    cdef Py_ssize_t write_frame(self, unsigned char* dst, unsigned int opcode, bint fin,
+    cdef Py_ssize_t write_frame(self, unsigned char* dst, unsigned int first_byte,
                                 const unsigned char* payload, Py_ssize_t n):
+        # first_byte: FIN, RSV1 and the opcode
         cdef Py_ssize_t h
         cdef const unsigned char* key
         cdef int i
-        dst[0] = (0x80 if fin else 0) | opcode
+        dst[0] = <unsigned char>first_byte
         if n < 126:
             dst[1] = <unsigned char>n
             h = 2
@@ -106,7 +116,23 @@ cdef class FrameWriter:
             memcpy(dst + h, payload, n)
         return h + n
 
-    cdef object emit(self, unsigned int opcode, bint fin, const unsigned char* payload,
+    cdef object emit_payload(self, unsigned int opcode, bint fin, const unsigned char* payload,
+                             Py_ssize_t n, object dst):
+        """A data frame: compressed first when the extension says so."""
+        cdef PerMessageDeflate ext = self.extension
+        cdef unsigned int first = (0x80 if fin else 0) | opcode
+        cdef Py_ssize_t clen
+        if ext is None or not ext.wants_compression(opcode, n, fin):
+            return self.emit(first, payload, n, dst)
+        clen = ext.deflate_payload(payload, n, fin)
+        if opcode != 0:
+            first |= 0x40                      # RSV1: this message is compressed
+        try:
+            return self.emit(first, <const unsigned char*>ext.scratch, clen, dst)
+        finally:
+            ext.frame_sent()
+
+    cdef object emit(self, unsigned int first_byte, const unsigned char* payload,
                      Py_ssize_t n, object dst):
         cdef Py_ssize_t size = header_size(n, self.masking) + n
         cdef WriteBuf wb
@@ -114,19 +140,19 @@ cdef class FrameWriter:
         cdef object out
         if dst is None:
             out = PyBytes_FromStringAndSize(NULL, size)
-            self.write_frame(<unsigned char*>PyBytes_AS_STRING(out), opcode, fin, payload, n)
+            self.write_frame(<unsigned char*>PyBytes_AS_STRING(out), first_byte, payload, n)
             return out
         if type(dst) is WriteBuf:
             wb = <WriteBuf>dst
             wb.reserve(size)
-            self.write_frame(<unsigned char*>wb.data + wb.end, opcode, fin, payload, n)
+            self.write_frame(<unsigned char*>wb.data + wb.end, first_byte, payload, n)
             wb.end += size
             return size
         PyObject_GetBuffer(dst, &view, PyBUF_WRITABLE)
         try:
             if view.len < size:
                 raise ValueError(f"destination holds {view.len} bytes but the frame needs {size}")
-            self.write_frame(<unsigned char*>view.buf, opcode, fin, payload, n)
+            self.write_frame(<unsigned char*>view.buf, first_byte, payload, n)
         finally:
             PyBuffer_Release(&view)
         return size
@@ -152,13 +178,13 @@ cdef class FrameWriter:
         self.check_sequence(opcode, fin)
         if type(payload) is str:
             s = PyUnicode_AsUTF8AndSize(payload, &n)
-            return self.emit(opcode, fin, <const unsigned char*>s, n, dst)
+            return self.emit_payload(opcode, fin, <const unsigned char*>s, n, dst)
         if PyBytes_CheckExact(payload):
-            return self.emit(opcode, fin, <const unsigned char*>PyBytes_AS_STRING(payload),
-                             PyBytes_GET_SIZE(payload), dst)
+            return self.emit_payload(opcode, fin, <const unsigned char*>PyBytes_AS_STRING(payload),
+                                     PyBytes_GET_SIZE(payload), dst)
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
-            return self.emit(opcode, fin, <const unsigned char*>view.buf, view.len, dst)
+            return self.emit_payload(opcode, fin, <const unsigned char*>view.buf, view.len, dst)
         finally:
             PyBuffer_Release(&view)
 
@@ -184,12 +210,12 @@ cdef class FrameWriter:
             s = PyUnicode_AsUTF8AndSize(data, &n)
             if n > 125:
                 raise ValueError(f"control frame payload is {n} bytes; at most 125 are allowed")
-            return self.emit(opcode, True, <const unsigned char*>s, n, dst)
+            return self.emit(0x80 | opcode, <const unsigned char*>s, n, dst)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if view.len > 125:
                 raise ValueError(f"control frame payload is {view.len} bytes; at most 125 are allowed")
-            return self.emit(opcode, True, <const unsigned char*>view.buf, view.len, dst)
+            return self.emit(0x80 | opcode, <const unsigned char*>view.buf, view.len, dst)
         finally:
             PyBuffer_Release(&view)
 

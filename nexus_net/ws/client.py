@@ -16,6 +16,7 @@ from nexus_net.ws._aio import DEFAULT_LIMIT, Connection
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import ConnectionClosed, HandshakeTimeout, TooManyRedirects
+from nexus_net.ws.deflate import resolve as resolve_compression
 from nexus_net.ws.handshake import build_request, check_response, redirect_target
 from nexus_net.ws.heartbeat import Heartbeat
 from nexus_net.ws.listener import Listener
@@ -54,6 +55,9 @@ class connect:
       in it): see docs/proxies.md. ``proxy_tls``: a ``TlsConfig`` for TLS to an
       ``https://`` proxy (default: the system store). ``open_timeout`` covers
       the proxy's handshake too.
+    * ``compression`` (None): ``"deflate"`` or a ``ws.Deflate(...)`` offers
+      permessage-deflate (RFC 7692); ``conn.compression`` is the negotiated
+      codec (None when the server declined). See docs/compression.md.
 
     Feeds (docs/feeds.md):
 
@@ -92,8 +96,10 @@ class connect:
                  idle_timeout: float | None = None, heartbeat: Heartbeat | None = None,
                  auto_reply: Callable[[Any], Any] | None = None, auto_reply_prefix: bytes = b"",
                  listener: Listener | None = None, so_rcvbuf: int | None = None,
-                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None) -> None:
+                 so_sndbuf: int | None = None, proxy: Any = True, proxy_tls: Any = None,
+                 compression: Any = None) -> None:
         self.url = parse_url(url)
+        self.compression = resolve_compression(compression, server=False)
         self.proxy = check_proxy(proxy)           # a bad proxy URL fails now
         self.proxy_tls = proxy_tls
         check_buffer_sizes(so_rcvbuf, so_sndbuf)
@@ -191,17 +197,19 @@ class connect:
                 await conn.tls_handshake()
             request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
                                          origin=self.origin, subprotocols=self.subprotocols,
-                                         extra_headers=self.headers)
+                                         extra_headers=self.headers, compression=self.compression)
             conn.write_raw(request)
             head = await conn.read_head()
             location = redirect_target(head)
             if location is not None:
                 transport.close()
                 return resolve_redirect(url, location)
-            response = check_response(head, key, self.subprotocols)
+            response = check_response(head, key, self.subprotocols, self.compression)
         except BaseException:
             transport.abort()
             raise
+        if response.extension is not None:
+            conn.set_extension(response.extension)
         conn.subprotocol = response.subprotocol
         conn.response_headers = response.headers
         conn.handshake_status = response.status

@@ -30,6 +30,12 @@ class InvalidDataError(ProtocolError):
     close_code = 1007
 
 
+class CompressionError(InvalidDataError):
+    """A compressed message (permessage-deflate) is not valid deflate data:
+    corrupt, truncated inside a block, or data after a final block (1007: the
+    frames are well formed, their payload is not what the message claims)."""
+
+
 class MessageTooBigError(ProtocolError):
     """A frame or message is larger than the configured limit (1009)."""
 
@@ -51,6 +57,12 @@ class HandshakeError(WebSocketError):
 
 class InvalidHandshakeResponse(HandshakeError):
     """The server's answer to the upgrade request is not an acceptable 101."""
+
+
+class NegotiationError(InvalidHandshakeResponse):
+    """The server's ``Sec-WebSocket-Extensions`` answer is not a valid
+    acceptance of what the client offered (RFC 7692 section 7.1): unknown,
+    duplicate or out-of-range parameters, or one the client did not allow."""
 
 
 class HandshakeTimeout(HandshakeError, TimeoutError):

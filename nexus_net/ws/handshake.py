@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from nexus_net.ws.errors import InvalidHandshakeRequest, InvalidHandshakeResponse
+from nexus_net.ws.deflate import Deflate
+from nexus_net.ws._deflate import PerMessageDeflate
+from nexus_net.ws.errors import InvalidHandshakeRequest, InvalidHandshakeResponse, NegotiationError
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD_BYTES = 16 * 1024
@@ -48,10 +50,12 @@ def _check_token(name: str, value: str) -> None:
 def build_request(host: str, path: str = "/", key: str | None = None, *,
                   port: int | None = None, secure: bool = False, origin: str | None = None,
                   subprotocols: Sequence[str] = (),
-                  extra_headers: Iterable[tuple[str, str]] = ()) -> tuple[bytes, str]:
+                  extra_headers: Iterable[tuple[str, str]] = (),
+                  compression: Deflate | None = None) -> tuple[bytes, str]:
     """The upgrade request bytes and the key they carry.
 
-    ``port`` is left out of Host when it is the scheme's default.
+    ``port`` is left out of Host when it is the scheme's default;
+    ``compression`` adds its permessage-deflate offer.
     """
     if key is None:
         key = generate_key()
@@ -72,6 +76,8 @@ def build_request(host: str, path: str = "/", key: str | None = None, *,
         lines.append(f"Origin: {origin}")
     if subprotocols:
         lines.append(f"Sec-WebSocket-Protocol: {', '.join(subprotocols)}")
+    if compression is not None:
+        lines.append(f"Sec-WebSocket-Extensions: {compression.offer()}")
     for name, value in extra_headers:
         _check_token(name, value)
         lines.append(f"{name}: {value}")
@@ -136,12 +142,16 @@ class HandshakeResponse:
     status: int
     headers: Headers
     subprotocol: str | None = None
+    extension: PerMessageDeflate | None = None
 
 
-def check_response(head: bytes, key: str, subprotocols: Sequence[str] = ()) -> HandshakeResponse:
+def check_response(head: bytes, key: str, subprotocols: Sequence[str] = (),
+                   compression: Deflate | None = None) -> HandshakeResponse:
     """Validate the server's answer (the head up to and including the blank line).
 
-    Raises ``InvalidHandshakeResponse`` carrying the status and headers.
+    Raises ``InvalidHandshakeResponse`` carrying the status and headers
+    (``NegotiationError``, a subclass, for a bad permessage-deflate answer to
+    the ``compression`` offer). ``extension``: the negotiated codec, if any.
     """
     status_line, headers = _parse_head(bytes(head), "handshake response", InvalidHandshakeResponse)
     parts = status_line.split(" ", 2)
@@ -160,9 +170,16 @@ def check_response(head: bytes, key: str, subprotocols: Sequence[str] = ()) -> H
     if accept != [accept_key(key)]:
         raise InvalidHandshakeResponse(
             f"wrong Sec-WebSocket-Accept {accept!r}; expected {accept_key(key)!r}", status, headers)
-    if _get(headers, "Sec-WebSocket-Extensions"):
-        raise InvalidHandshakeResponse(
-            "server selected an extension we did not offer", status, headers)
+    extension = None
+    chosen_extensions = _get(headers, "Sec-WebSocket-Extensions")
+    if chosen_extensions:
+        if compression is None:
+            raise InvalidHandshakeResponse(
+                f"server selected an extension we did not offer: {chosen_extensions!r}", status, headers)
+        try:
+            extension = compression.accept_response(chosen_extensions)
+        except NegotiationError as exc:
+            raise NegotiationError(str(exc), status, headers) from None
     chosen = _get(headers, "Sec-WebSocket-Protocol")
     subprotocol = None
     if chosen:
@@ -171,7 +188,7 @@ def check_response(head: bytes, key: str, subprotocols: Sequence[str] = ()) -> H
                 f"server selected subprotocol {chosen!r}, not one of {list(subprotocols)!r}",
                 status, headers)
         subprotocol = chosen[0]
-    return HandshakeResponse(status, headers, subprotocol)
+    return HandshakeResponse(status, headers, subprotocol, extension)
 
 
 @dataclass
@@ -224,9 +241,24 @@ def parse_request(head: bytes) -> HandshakeRequest:
     return HandshakeRequest(path, headers, keys[0], offered)
 
 
+def accept_extensions(request: HandshakeRequest,
+                      compression: Deflate | None) -> tuple[str | None, PerMessageDeflate | None]:
+    """The server's permessage-deflate decision for ``request``: the
+    ``Sec-WebSocket-Extensions`` value to answer with and the codec, or
+    ``(None, None)`` (not configured, not offered, or every offer declined)."""
+    if compression is None:
+        return None, None
+    accepted = compression.accept_offer(_get(request.headers, "Sec-WebSocket-Extensions"))
+    if accepted is None:
+        return None, None
+    return accepted
+
+
 def build_response(request: HandshakeRequest, subprotocol: str | None = None,
-                   extra_headers: Iterable[tuple[str, str]] = ()) -> bytes:
-    """The 101 answer to a validated request."""
+                   extra_headers: Iterable[tuple[str, str]] = (),
+                   extensions: str | None = None) -> bytes:
+    """The 101 answer to a validated request (``extensions``: the
+    ``Sec-WebSocket-Extensions`` value from ``accept_extensions``)."""
     if subprotocol is not None and subprotocol not in request.subprotocols:
         raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
     lines = [
@@ -237,6 +269,8 @@ def build_response(request: HandshakeRequest, subprotocol: str | None = None,
     ]
     if subprotocol is not None:
         lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+    if extensions is not None:
+        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
     for name, value in extra_headers:
         _check_token(name, value)
         lines.append(f"{name}: {value}")

@@ -13,7 +13,9 @@ from nexus_net.ws._aio import broadcast as broadcast  # re-exported: ws.broadcas
 from nexus_net.ws._reader import DEFAULT_MAX_MESSAGE_SIZE
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import ConnectionClosed, InvalidHandshakeRequest
-from nexus_net.ws.handshake import build_rejection, build_response, parse_request
+from nexus_net.ws.deflate import Deflate
+from nexus_net.ws.deflate import resolve as resolve_compression
+from nexus_net.ws.handshake import accept_extensions, build_rejection, build_response, parse_request
 
 log = logging.getLogger("nexus_net.ws.server")
 
@@ -32,7 +34,8 @@ class Server:
                  open_timeout: float | None = 10.0, ping_interval: float | None = 20.0,
                  ping_timeout: float | None = 20.0, conn_kwargs: dict[str, Any],
                  listener_factory: Callable[[], Any] | None = None,
-                 buffer_sizes: tuple[int | None, int | None] = (None, None)) -> None:
+                 buffer_sizes: tuple[int | None, int | None] = (None, None),
+                 compression: Deflate | None = None) -> None:
         if (handler is None) == (listener_factory is None):
             raise ValueError("serve() needs either a handler or a listener_factory (not both)")
         self.handler = handler
@@ -41,6 +44,7 @@ class Server:
             raise ValueError("serve(tls=...) needs a server config: TlsConfig.server(cert_file, key_file)")
         self.tls = tls
         self.subprotocols = list(subprotocols)
+        self.compression = compression
         self.open_timeout = open_timeout
         self.ping = (ping_interval, ping_timeout)
         self.conn_kwargs = conn_kwargs
@@ -83,7 +87,10 @@ class Server:
             transport.abort()
             return
         chosen = next((p for p in request.subprotocols if p in self.subprotocols), None)
-        conn.write_raw(build_response(request, chosen))
+        extensions, codec = accept_extensions(request, self.compression)
+        conn.write_raw(build_response(request, chosen, extensions=extensions))
+        if codec is not None:
+            conn.set_extension(codec)
         conn.subprotocol = chosen
         conn.request_path = request.path
         conn.request_headers = request.headers
@@ -187,7 +194,7 @@ async def serve(handler: Handler | None, host: str | None, port: int, *,
                 read_buffer_size: int = 64 * 1024, limit: int = DEFAULT_LIMIT,
                 listener_factory: Callable[[], Any] | None = None,
                 so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-                **create_server_kwargs: Any) -> Server:
+                compression: Any = None, **create_server_kwargs: Any) -> Server:
     """Listen on ``host:port`` and run ``handler(conn)`` for each WebSocket connection.
 
     Limits and timeouts mean the same as for ``ws.connect``; other keyword
@@ -198,10 +205,12 @@ async def serve(handler: Handler | None, host: str | None, port: int, *,
     (with ``handler=None``): each connection gets ``listener_factory()``, a
     ``ws.Listener`` called from the receive path (no task per message).
     ``so_rcvbuf`` / ``so_sndbuf``: SO_RCVBUF / SO_SNDBUF of every accepted
-    connection (None: the kernel's autotuning).
+    connection (None: the kernel's autotuning). ``compression``:
+    ``"deflate"`` or a ``ws.Deflate`` accepts a client's permessage-deflate
+    offer (docs/compression.md); None (default) declines every offer.
     """
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
-    server = Server(handler, tls=tls, subprotocols=subprotocols, open_timeout=open_timeout,
+    server = Server(handler, tls=tls, compression=resolve_compression(compression, server=True), subprotocols=subprotocols, open_timeout=open_timeout,
                     listener_factory=listener_factory, buffer_sizes=(so_rcvbuf, so_sndbuf),
                     ping_interval=ping_interval, ping_timeout=ping_timeout,
                     conn_kwargs=dict(max_message_size=max_message_size, max_frame_size=max_frame_size,

@@ -22,6 +22,8 @@ from nexus_net.ws._session import Session
 from nexus_net.ws.enums import Role
 from nexus_net.ws.errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, HandshakeTimeout,
                                  InvalidHandshakeResponse, TooManyRedirects)
+from nexus_net.ws.deflate import Deflate
+from nexus_net.ws.deflate import resolve as resolve_compression
 from nexus_net.ws.handshake import MAX_HEAD_BYTES, build_request, check_response, redirect_target
 from nexus_net.ws.reconnect import Backoff, RetryPolicy
 from nexus_net.ws.stats import ConnectionStats
@@ -269,6 +271,11 @@ class Connection:
         self.close()
 
     @property
+    def compression(self) -> Any:
+        """The negotiated ``PerMessageDeflate`` codec, or None."""
+        return self.session.compression
+
+    @property
     def closed(self) -> bool:
         return self.lost
 
@@ -342,9 +349,10 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
             backoff_initial: float = 0.1, backoff_factor: float = 2.0, backoff_max: float = 30.0,
             backoff_reset: float = 60.0, max_attempts: int | None = None,
             so_rcvbuf: int | None = None, so_sndbuf: int | None = None,
-            proxy: Any = True, proxy_tls: Any = None) -> Any:
+            proxy: Any = True, proxy_tls: Any = None, compression: Any = None) -> Any:
     """Open a blocking WebSocket connection; arguments as for ``ws.connect``
-    (``proxy``/``proxy_tls`` included: docs/proxies.md).
+    (``proxy``/``proxy_tls`` and ``compression`` included: docs/proxies.md,
+    docs/compression.md).
 
     ``ping_interval``/``ping_timeout`` (20 s/20 s): keepalive pings, checked
     while the application waits in ``recv()``. ``reconnect=True`` returns a
@@ -354,9 +362,11 @@ def connect(url: str, *, headers: Any = None, subprotocols: Sequence[str] | None
     """
     check_buffer_sizes(so_rcvbuf, so_sndbuf)
     proxy = check_proxy(proxy)                # a bad proxy URL fails now
+    deflate = resolve_compression(compression, server=False)
 
     def open_one() -> Connection:
-        return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), proxy=(proxy, proxy_tls), headers=headers, subprotocols=subprotocols, origin=origin, tls=tls,
+        return _open(url, buffer_sizes=(so_rcvbuf, so_sndbuf), proxy=(proxy, proxy_tls), headers=headers,
+                     subprotocols=subprotocols, origin=origin, tls=tls, compression=deflate,
                      nodelay=nodelay, open_timeout=open_timeout, close_timeout=close_timeout,
                      max_message_size=max_message_size, max_frame_size=max_frame_size,
                      auto_pong=auto_pong, read_buffer_size=read_buffer_size,
@@ -416,7 +426,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
           max_frame_size: int | None, auto_pong: bool, read_buffer_size: int, max_redirects: int,
           ping_interval: float | None, ping_timeout: float | None,
           buffer_sizes: tuple[int | None, int | None] = (None, None),
-          proxy: tuple[Any, Any] = (True, None)) -> Connection:
+          proxy: tuple[Any, Any] = (True, None), compression: Deflate | None = None) -> Connection:
     wsurl = parse_url(url)
     if tls is not None and not wsurl.secure:
         raise ValueError(f"tls= was given for {url!r}: use a wss:// URL for TLS")
@@ -430,7 +440,7 @@ def _open(url: str, *, headers: Any, subprotocols: Sequence[str] | None, origin:
         if wsurl.secure and tls is None:
             tls = TlsConfig()
         result = _handshake(wsurl, session, extra, offered, origin, nodelay, deadline, close_timeout,
-                            tls if wsurl.secure else None, buffer_sizes, proxy)
+                            tls if wsurl.secure else None, buffer_sizes, proxy, compression)
         if isinstance(result, Connection):
             result.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
             result.ping_timeout = ping_timeout
@@ -452,7 +462,8 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
                origin: str | None, nodelay: bool, deadline: float | None,
                close_timeout: float, tls: TlsConfig | None,
                buffer_sizes: tuple[int | None, int | None] = (None, None),
-               proxy: tuple[Any, Any] = (True, None)) -> Connection | WsUrl:
+               proxy: tuple[Any, Any] = (True, None),
+               compression: Deflate | None = None) -> Connection | WsUrl:
     try:
         # (the proxy is looked up per URL: a redirect's target gets its own decision)
         sock, first = open_socket(proxy[0], proxy[1], url.scheme, url.host, url.port,
@@ -471,7 +482,8 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
             except socket.timeout:
                 raise HandshakeTimeout(f"TLS handshake with {url} timed out") from None
         request, key = build_request(url.host, url.resource, port=url.port, secure=url.secure,
-                                     origin=origin, subprotocols=offered, extra_headers=extra)
+                                     origin=origin, subprotocols=offered, extra_headers=extra,
+                                     compression=compression)
         io.send(request)
         reader = session.reader
         while True:
@@ -494,10 +506,12 @@ def _handshake(url: WsUrl, session: Session, extra: list[tuple[str, str]], offer
         if location is not None:
             sock.close()
             return resolve_redirect(url, location)
-        response = check_response(head, key, offered)
+        response = check_response(head, key, offered, compression)
     except BaseException:
         sock.close()
         raise
+    if response.extension is not None:
+        session.set_extension(response.extension)
     sock.settimeout(None)
     return Connection(io, session, close_timeout=close_timeout,
                       subprotocol=response.subprotocol, response_headers=response.headers,

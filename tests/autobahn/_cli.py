@@ -30,8 +30,10 @@ def client_args(description: str) -> argparse.Namespace:
     p.add_argument("--proxy", help="reach the fuzzingserver through this proxy URL "
                    "(http://, https://, socks5://, socks5h://, socks4a://)")
     p.add_argument("--proxy-ca", help="CA file to trust for an https:// proxy")
+    p.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
     args = p.parse_args()
-    global TLS, PROXY, PROXY_TLS
+    global TLS, PROXY, PROXY_TLS, COMPRESSION
+    COMPRESSION = not args.no_compression
     from nexus_net.tls import TlsConfig
     if args.ca:
         TLS = TlsConfig(ca_file=args.ca)
@@ -41,6 +43,7 @@ def client_args(description: str) -> argparse.Namespace:
     return args
 
 
+COMPRESSION = True  # offer / accept permessage-deflate (--no-compression: not)
 TLS = None     # the TlsConfig for wss:// runs, set by client_args()
 PROXY = None   # the proxy URL of a run through a proxy, set by client_args()
 PROXY_TLS = None  # the TlsConfig for an https:// proxy
@@ -48,7 +51,11 @@ PROXY_TLS = None  # the TlsConfig for an https:// proxy
 
 def conn_options(**kw: object) -> dict[str, object]:
     """Keyword arguments for ws.connect / ws.sync.connect in these scripts.
-    Without --proxy the scripts never read the environment's proxy settings."""
+    Without --proxy the scripts never read the environment's proxy settings.
+    permessage-deflate is offered (cases 12.* and 13.*; the other cases'
+    fuzzingserver declines it) unless --no-compression."""
+    if COMPRESSION:
+        kw["compression"] = "deflate"
     if TLS is not None:
         kw["tls"] = TLS
     kw["proxy"] = PROXY
@@ -63,6 +70,7 @@ def server_args(description: str) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--cert", help="serve wss:// with this certificate chain (PEM)")
     p.add_argument("--key", help="... and this private key (PEM)")
+    p.add_argument("--no-compression", action="store_true", help="decline permessage-deflate")
     return p.parse_args()
 
 

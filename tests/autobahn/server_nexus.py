@@ -53,7 +53,8 @@ async def main() -> None:
         port = args.port or _free_port(args.host)
         try:
             tls = TlsConfig.server(args.cert, args.key) if args.cert else None
-            server = await ws.serve(handler, args.host, port, max_message_size=MAX_MESSAGE_SIZE, tls=tls)
+            server = await ws.serve(handler, args.host, port, max_message_size=MAX_MESSAGE_SIZE, tls=tls,
+                                    compression=None if args.no_compression else "deflate")
             break
         except OSError as exc:
             if args.port or exc.errno != errno.EADDRINUSE or attempt == 4:
