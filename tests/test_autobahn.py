@@ -4,9 +4,21 @@ Runs the real ``wstest`` (Python 2.7; installed on first use by
 tests/autobahn/install.sh into ~/.cache/autobahn-py2). Each test takes one to
 three minutes. Select or deselect them with ``-m autobahn`` / ``-m "not autobahn"``.
 
+The five protocol runs take cases 1-10 (301); the permessage-deflate cases
+12.* and 13.* (216, each 1,000 messages of up to 128 KiB: ~10 s a case for
+wstest) run separately, for the async client and the server, on a subset
+that fits CI (COMPRESSION_CI below); the whole of them, in every direction,
+is a documented local run (docs/conformance.md):
+
+  AUTOBAHN_COMPRESSION_CASES="12.* 13.*" \
+  AUTOBAHN_COMPRESSION_DIRECTIONS="client-async client-sync server client-async-tls server-tls" \
+      .venv/bin/python -m pytest -m autobahn -k compression tests/test_autobahn.py
+
 Environment knobs:
-  AUTOBAHN_CASES     space-separated case patterns (default "*"), e.g. "1.* 7.*"
+  AUTOBAHN_CASES     space-separated case patterns (default "1.* ... 10.*"), e.g. "1.* 7.*"
   AUTOBAHN_EXCLUDE   space-separated case patterns to leave out
+  AUTOBAHN_COMPRESSION_CASES       case patterns of the compression runs (default: the CI subset)
+  AUTOBAHN_COMPRESSION_DIRECTIONS  which compression runs (default "client-async server")
   AUTOBAHN_TIMEOUT   seconds per run (default 1200)
   AUTOBAHN_REPORTS   report folder (default reports/autobahn, git-ignored)
   AUTOBAHN_REQUIRED  set to 1 to fail (not skip) when wstest cannot be installed
@@ -42,7 +54,15 @@ harness = _load_harness()
 
 pytestmark = pytest.mark.autobahn
 
-CASES = os.environ.get("AUTOBAHN_CASES", "*").split()
+PROTOCOL_CASES = [f"{group}.*" for group in range(1, 11)]
+CASES = os.environ.get("AUTOBAHN_CASES", " ".join(PROTOCOL_CASES)).split()
+# In CI: per group of 12.* (five test files) and 13.* (seven parameter sets),
+# the 1,000-message cases of 16 B to 4 KiB and the first auto-fragmented one
+# (8 KiB in 256-byte frames). The rest are larger messages of the same files.
+COMPRESSION_CI = [f"12.{g}.{i}" for g in range(1, 6) for i in (1, 2, 3, 4, 5, 11)] + \
+                 [f"13.{g}.{i}" for g in range(1, 8) for i in (1, 2, 3, 4, 5, 11)]
+COMPRESSION_CASES = os.environ.get("AUTOBAHN_COMPRESSION_CASES", " ".join(COMPRESSION_CI)).split()
+COMPRESSION_DIRECTIONS = os.environ.get("AUTOBAHN_COMPRESSION_DIRECTIONS", "client-async server").split()
 EXCLUDE = os.environ.get("AUTOBAHN_EXCLUDE", "").split()
 TIMEOUT = float(os.environ.get("AUTOBAHN_TIMEOUT", harness.DEFAULT_TIMEOUT))
 REPORTS = Path(os.environ.get("AUTOBAHN_REPORTS") or harness.DEFAULT_REPORTS)
@@ -69,7 +89,7 @@ def _outdir(name: str) -> Path:
 
 
 def _check(direction: str, results: Any, capsys: pytest.CaptureFixture[str],
-           extra_log: Path | None = None) -> None:
+           extra_log: Path | None = None, compressed: bool = False) -> None:
     line = harness.summary_line(direction, results)
     print(line)
     with capsys.disabled():
@@ -87,6 +107,12 @@ def _check(direction: str, results: Any, capsys: pytest.CaptureFixture[str],
                      key=harness.case_key)
     if lenient:
         problems.append(f"NON-STRICT (should be OK): {', '.join(lenient)}")
+    if compressed:
+        # permessage-deflate must have been negotiated in every case
+        unimplemented = sorted((case for case, r in results.items() if r.get("behavior") == "UNIMPLEMENTED"),
+                               key=harness.case_key)
+        if unimplemented:
+            problems.append(f"UNIMPLEMENTED (compression not negotiated): {', '.join(unimplemented)}")
     if results.timed_out:
         problems.append(f"the run timed out after {TIMEOUT:.0f}s")
     if results.returncode not in (0, None):
@@ -98,11 +124,12 @@ def _check(direction: str, results: Any, capsys: pytest.CaptureFixture[str],
 
 
 def _run_client(script: str, agent: str, direction: str, wstest: tuple[str, str],
-                capsys: pytest.CaptureFixture[str]) -> None:
+                capsys: pytest.CaptureFixture[str], cases: list[str] = CASES,
+                compressed: bool = False) -> None:
     results = harness.run_fuzzingserver(
         [sys.executable, str(HERE / script)], agent, _outdir(f"client-{agent}"),
-        cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
-    _check(direction, results, capsys)
+        cases=cases, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
+    _check(direction, results, capsys, compressed=compressed)
 
 
 def test_autobahn_client_async(wstest: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,3 +259,52 @@ def test_autobahn_client_through_proxy(kind: str, script: str, origin_tls: bool,
            results, capsys)
     # getCaseCount + one per case + updateReports, every one a tunnel of its own
     assert seen >= len(results) + 2, f"the proxy's log shows {seen} tunnels for {len(results)} cases"
+
+
+# ---- permessage-deflate: cases 12.* and 13.* (issue 15) ----------------------------------
+
+def _compression_server(out: Path, tls: bool) -> tuple[list[str], str]:
+    cmd = [sys.executable, str(HERE / "server_nexus.py")]
+    scheme = "ws"
+    if tls:
+        trustme = pytest.importorskip("trustme")
+        ca = trustme.CA()
+        ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(out / "server.pem"))
+        cmd += ["--cert", str(out / "server.pem"), "--key", str(out / "server.pem")]
+        scheme = "wss"
+    return cmd, scheme
+
+
+@pytest.mark.parametrize("direction", COMPRESSION_DIRECTIONS)
+def test_autobahn_compression(direction: str, wstest: tuple[str, str],
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Cases 12.* and 13.*: every case must negotiate permessage-deflate and be OK."""
+    label = f"{direction} (permessage-deflate, {len(COMPRESSION_CASES)} case patterns)"
+    if direction.startswith("client"):
+        script = "client_nexus_sync.py" if "sync" in direction else "client_nexus_async.py"
+        agent = f"nexus-{direction}-deflate"
+        out = _outdir(f"client-{agent}")
+        client = [sys.executable, str(HERE / script)]
+        tls = None
+        if direction.endswith("tls"):
+            trustme = pytest.importorskip("trustme")
+            ca = trustme.CA()
+            cert = ca.issue_cert("localhost", "127.0.0.1")
+            cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
+            cert.private_key_pem.write_to_path(str(out / "server.key"))
+            ca.cert_pem.write_to_path(str(out / "ca.pem"))
+            client += ["--ca", str(out / "ca.pem")]
+            tls = (str(out / "server.crt"), str(out / "server.key"))
+        results = harness.run_fuzzingserver(client, agent, out, cases=COMPRESSION_CASES, exclude=EXCLUDE,
+                                            timeout=TIMEOUT, wstest=wstest, tls=tls)
+        _check(label, results, capsys, compressed=True)
+        return
+    assert direction in ("server", "server-tls"), f"unknown direction {direction!r}"
+    out = _outdir(f"server-nexus-deflate{'-tls' if direction.endswith('tls') else ''}")
+    server_log = out / "server.log"
+    cmd, scheme = _compression_server(out, direction.endswith("tls"))
+    with harness.running_server(cmd, log=server_log) as port:
+        results = harness.run_fuzzingclient(
+            f"{scheme}://127.0.0.1:{port}", f"nexus-net-deflate{'-tls' if scheme == 'wss' else ''}", out,
+            cases=COMPRESSION_CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest)
+    _check(label, results, capsys, extra_log=server_log, compressed=True)

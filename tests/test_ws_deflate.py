@@ -500,3 +500,10 @@ def test_an_incompressible_message_at_the_limit_still_arrives():
     plain.feed(FrameWriter(Role.SERVER).encode_binary(data))
     with pytest.raises(ws.MessageTooBigError):
         plain.next()
+
+
+def test_an_empty_compressed_payload_is_an_empty_message():
+    # zlib sends 0x00 for an empty message; an empty payload with RSV1 means the same
+    reader = client_reader()
+    reader.feed(frame(0xC1, b"") + frame(0xC1, compressed(b"")) + frame(0xC1, compressed(b"next")))
+    assert [reader.next().text() for _ in range(3)] == ["", "", "next"]

@@ -20,6 +20,7 @@ cdef class PerMessageDeflate:
     cdef bint in_ended           # the message's deflate stream had a final block
     cdef ReadBuf out             # inflated messages land here and are handed out in place
     cdef Py_ssize_t msg_len      # inflated bytes of the message in progress
+    cdef Py_ssize_t msg_in       # compressed bytes of it fed so far
     cdef readonly long long inflated_messages
 
     # send side

@@ -255,6 +255,7 @@ cdef class PerMessageDeflate:
             self.start_inflate()
         if self.in_ended:
             raise CompressionError("data after the final block of the deflate stream")
+        self.msg_in += n
         return self.run_inflate(p, n, Z_SYNC_FLUSH, limit, text, utf8_state)
 
     cdef const char* inflate_end(self, Py_ssize_t limit, bint text, uint32_t* utf8_state,
@@ -267,7 +268,9 @@ cdef class PerMessageDeflate:
         cdef const char* start
         if not self.in_ready:
             self.start_inflate()
-        if not self.in_ended:
+        if self.msg_in == 0:
+            pass        # no compressed byte at all: an empty message (zlib itself would send 0x00)
+        elif not self.in_ended:
             self.run_inflate(TAIL, 4, Z_BLOCK, limit, text, utf8_state)
             # after the tail's empty stored block, inflate waits for a block
             # header (data_type bit 128): anything else means the message
@@ -279,6 +282,7 @@ cdef class PerMessageDeflate:
         start = ob.data + ob.start
         length[0] = self.msg_len
         self.msg_len = 0
+        self.msg_in = 0
         self.in_message = False
         self.inflated_messages += 1
         if self.in_ended or self.remote_no_context_takeover:
@@ -315,8 +319,8 @@ cdef class PerMessageDeflate:
             if rc != Z_OK:
                 raise RuntimeError(f"deflateInit2 failed: {zlib_message(zs, rc)}")
             self.out_ready = True
-        # sync flush: the input, maybe a few bytes per 16 KiB block, 5 of flush
-        need = n + (n >> 10) + 64
+        # sync flush: the input, 5 bytes per 2 KiB stored block at worst, 5 of flush
+        need = n + (n >> 8) + 64
         if self.scratch_size < need:
             self.grow_scratch(need)
         zs.next_in = p
