@@ -379,13 +379,16 @@ cdef class FrameReader:
                 self.f_done = 0
                 if opcode == 1:
                     self.utf8_state = UTF8_ACCEPT
-                self.f_text = opcode == 1 or (opcode == 0 and self.m_opcode == 1)
-                if opcode == 0:
-                    self.f_inflate = self.m_inflate
+                if (b0 & 0x40) == 0 and not self.m_inflate:
+                    self.f_inflate = False       # (every frame without permessage-deflate)
+                    self.f_text = opcode == 1 or (opcode == 0 and self.m_opcode == 1)
                 else:
-                    self.f_inflate = (b0 & 0x40) != 0 and opcode < 8
-                if self.f_inflate:
-                    self.f_text = False          # checked on the inflated bytes instead
+                    # RSV1 (validated: a TEXT or BINARY first frame), or a frame of
+                    # a compressed fragmented message: a continuation is inflated,
+                    # a control frame between them is not; UTF-8 is checked on
+                    # the inflated bytes
+                    self.f_inflate = opcode < 8
+                    self.f_text = False
                 self.in_payload = True
 
             # Payload: unmask and validate whatever has arrived, even before the
