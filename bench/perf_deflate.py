@@ -46,7 +46,7 @@ import orjson  # noqa: E402
 
 import _frames as F  # noqa: E402
 from _machine import describe  # noqa: E402
-from perf_ws_codec import measure, measure_calls, table  # noqa: E402
+from perf_ws_codec import measure, measure_calls, p99  # noqa: E402
 
 from nexus_net.ws import FrameReader, FrameWriter, PerMessageDeflate, Role  # noqa: E402
 
@@ -79,6 +79,23 @@ def compressed_stream(messages: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         assert len(p) < 126
         wire += bytes([0xC1, len(p)]) + p
     return F.chunks(bytes(wire)), payloads
+
+
+def table(title: str, results: dict[str, list[float]], markdown: bool) -> None:
+    """Medians, p99 and the ratio to the faster peer (websockets, aiohttp)."""
+    peers = [statistics.median(results[p]) for p in ("websockets", "aiohttp") if p in results]
+    base = min(peers) if peers else None
+    if markdown:
+        print(f"\n**{title}**\n\n| library | median ns/msg | p99 ns/msg | vs the faster peer |\n|---|---:|---:|---:|")
+    else:
+        print(f"\n{title}\n  {'library':<36}{'median ns/msg':>15}{'p99 ns/msg':>12}{'vs faster peer':>16}")
+    for name, values in results.items():
+        med = statistics.median(values)
+        ratio = f"{med / base:.2f}x" if base else "-"
+        if markdown:
+            print(f"| {name} | {med:,.0f} | {p99(values):,.0f} | {ratio} |")
+        else:
+            print(f"  {name:<36}{med:>15,.0f}{p99(values):>12,.0f}{ratio:>16}")
 
 
 # ---- (a) inflate + parse ---------------------------------------------------------
