@@ -38,3 +38,37 @@ def test_rest_order_entry_example():
     assert "600 of 600 signed orders accepted over 3 keep-alive connections" in out
     assert "'sell': 300" in out and "'buy': 300" in out
     assert "forged signature: 401 bad signature" in out
+
+
+# ---- exchange-style examples (issue 16, part 3), each against its local stand-in ----------
+
+def test_binance_style_example():
+    out = run_example("examples/exchange_binance.py", "--trades", "200", "--keepalive", "0.1")
+    assert "market stream: 200 trades, ids 1..200, 0 gaps, 1 reconnect(s) after close code 1012" in out
+    assert "subscribed 2 times" in out
+    assert "user data: execution report FILLED; listenKey kept alive with 3 PUTs" in out
+
+
+def test_okx_style_example():
+    out = run_example("examples/exchange_okx.py", "--updates", "4", "--gap", "0.25", "--heartbeat", "0.08")
+    assert "login: ok; order updates: 3000, 3001, 3002, 3003" in out
+    pings, pongs = [int(w) for w in out.split("heartbeats: ")[1].split() if w.isdigit()][:2]
+    assert pings >= 3 and pongs == pings, out          # every quiet gap got a ping, every pong taken
+
+
+def test_htx_style_example():
+    out = run_example("examples/exchange_htx.py", "--ticks", "200", "--ping-every", "40")
+    assert "200 gzip ticks decoded" in out
+    assert "5 application pings answered, every pong echoing its ping" in out
+
+
+def test_order_entry_pool_with_a_lost_response():
+    out = run_example("examples/exchange_orders_pool.py", "--orders", "30", "--connections", "3", "--lose", "7")
+    assert "30 orders on the exchange for 30 sent, no duplicate; 29 confirmed at once, " \
+           "1 outcome unknown, 1 reconciled by client order id" in out
+
+
+def test_blocking_script_example():
+    out = run_example("examples/exchange_blocking.py", "--quotes", "300")
+    assert "order FILLED" in out
+    assert "300 quotes, in order: True; closed by the server: 1000 'end of stream'" in out
