@@ -72,3 +72,15 @@ def test_blocking_script_example():
     out = run_example("examples/exchange_blocking.py", "--quotes", "300")
     assert "order FILLED" in out
     assert "300 quotes, in order: True; closed by the server: 1000 'end of stream'" in out
+
+
+def test_coinbase_style_example():
+    out = run_example("examples/exchange_coinbase.py", "--requests", "4", "--updates", "10")
+    assert "4 REST requests, each with its own ES256 JWT: accepted" in out
+    assert "a token for another uri: 401 uri 'POST " in out
+    assert "level2 subscription with a JWT: 10 updates; 5 distinct nonces seen" in out
+
+
+def test_sans_io_codecs_on_trio():
+    out = run_example("examples/sansio_trio.py", "--messages", "300")
+    assert "300 messages echoed through the sans-IO codecs, closed with 1000" in out
