@@ -22,10 +22,24 @@ def test_selectors_example():
 
 
 def test_demo_runs_end_to_end():
-    out = run_example("examples/demo.py", "--quotes", "20000", "--round-trips", "2000")
-    assert "20,000 in" in out and "none missing" in out
+    out = run_example("examples/demo.py", "--quotes", "20000", "--round-trips", "2000", "--orders", "1000")
+    assert "20,000 at" in out and "none missing" in out
     assert "closed by server: 1000 'end of stream'" in out
     assert "p50" in out and "p99.9" in out
+    assert "(1,000 orders, every one answered 201)" in out
+    # the peers of the test extra ran the same workloads against the same servers
+    table = out[out.index("| library |"):]
+    for name in ("nexus-net", "websockets", "aiohttp"):
+        assert f"| {name} |" in table, table
+    assert "| aiohttp | " in table and " - |" not in table.split("| aiohttp |")[1].split("\n")[0]
+
+
+def test_demo_over_tls_without_peers():
+    out = run_example("examples/demo.py", "--quotes", "5000", "--round-trips", "500", "--orders", "300",
+                      "--tls", "--no-peers", "--size", "100")
+    assert "servers in a separate process, TLS" in out
+    assert "5,000 at" in out and "100-byte echo round trip" in out
+    assert "| library |" not in out
 
 
 def test_in_memory_codec_example():
