@@ -123,6 +123,18 @@ def _check(direction: str, results: Any, capsys: pytest.CaptureFixture[str],
         pytest.fail(f"{line}\n" + "\n".join(problems) + tails, pytrace=False)
 
 
+def _fuzzingserver_pki(out: Path) -> tuple[str, tuple[str, str]]:
+    """Throw-away trustme files for wstest's TLS mode, which wants the
+    certificate and the key as separate files: (CA file, (cert, key))."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
+    cert.private_key_pem.write_to_path(str(out / "server.key"))
+    ca.cert_pem.write_to_path(str(out / "ca.pem"))
+    return str(out / "ca.pem"), (str(out / "server.crt"), str(out / "server.key"))
+
+
 def _run_client(script: str, agent: str, direction: str, wstest: tuple[str, str],
                 capsys: pytest.CaptureFixture[str], cases: list[str] = CASES,
                 compressed: bool = False) -> None:
@@ -153,17 +165,11 @@ def test_autobahn_server(wstest: tuple[str, str], capsys: pytest.CaptureFixture[
 
 def test_autobahn_client_async_over_tls(wstest: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     """The fuzzingserver in wstest's TLS mode (-c/-k), our async client over wss://."""
-    trustme = pytest.importorskip("trustme")
     out = _outdir("client-nexus-async-tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
-    cert.private_key_pem.write_to_path(str(out / "server.key"))
-    ca.cert_pem.write_to_path(str(out / "ca.pem"))
+    ca, tls = _fuzzingserver_pki(out)
     results = harness.run_fuzzingserver(
-        [sys.executable, str(HERE / "client_nexus_async.py"), "--ca", str(out / "ca.pem")],
-        "nexus-async-tls", out, cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest,
-        tls=(str(out / "server.crt"), str(out / "server.key")))
+        [sys.executable, str(HERE / "client_nexus_async.py"), "--ca", ca],
+        "nexus-async-tls", out, cases=CASES, exclude=EXCLUDE, timeout=TIMEOUT, wstest=wstest, tls=tls)
     _check("client (async, wss://)", results, capsys)
 
 
@@ -238,15 +244,8 @@ def test_autobahn_client_through_proxy(kind: str, script: str, origin_tls: bool,
         client += ["--proxy-ca", localhost_pki["ca"]]
     tls = None
     if origin_tls:
-        # wstest's TLS mode wants the certificate and the key as separate files
-        trustme = pytest.importorskip("trustme")
-        ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1")
-        cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
-        cert.private_key_pem.write_to_path(str(out / "server.key"))
-        ca.cert_pem.write_to_path(str(out / "ca.pem"))
-        client += ["--ca", str(out / "ca.pem")]
-        tls = (str(out / "server.crt"), str(out / "server.key"))
+        ca, tls = _fuzzingserver_pki(out)
+        client += ["--ca", ca]
     # a fresh folder for the proxy's log, in /tmp: pytest's tmp_path is closed to the
     # user nobody that the Debian daemons drop to when run as root
     with tempfile.TemporaryDirectory(prefix="nexus-proxy-") as folder, \
@@ -287,14 +286,8 @@ def test_autobahn_compression(direction: str, wstest: tuple[str, str],
         client = [sys.executable, str(HERE / script)]
         tls = None
         if direction.endswith("tls"):
-            trustme = pytest.importorskip("trustme")
-            ca = trustme.CA()
-            cert = ca.issue_cert("localhost", "127.0.0.1")
-            cert.cert_chain_pems[0].write_to_path(str(out / "server.crt"))
-            cert.private_key_pem.write_to_path(str(out / "server.key"))
-            ca.cert_pem.write_to_path(str(out / "ca.pem"))
-            client += ["--ca", str(out / "ca.pem")]
-            tls = (str(out / "server.crt"), str(out / "server.key"))
+            ca, tls = _fuzzingserver_pki(out)
+            client += ["--ca", ca]
         results = harness.run_fuzzingserver(client, agent, out, cases=COMPRESSION_CASES, exclude=EXCLUDE,
                                             timeout=TIMEOUT, wstest=wstest, tls=tls)
         _check(label, results, capsys, compressed=True)
