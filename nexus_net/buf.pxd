@@ -20,6 +20,7 @@ cdef class ReadBuf:
     cdef Py_ssize_t cap      # == slab.size, cached
     cdef Py_ssize_t initial_capacity
     cdef Py_ssize_t max_capacity
+    cdef Py_ssize_t pinned_moves    # moves to a fresh slab in a row (the application keeps messages)
 
     cdef char* reserve(self, Py_ssize_t need) except NULL
     cdef bint release(self) except -1

@@ -17,6 +17,7 @@ from nexus_net.errors import BufferFullError
 
 DEF_READ_CAPACITY = 64 * 1024
 DEF_READ_MAX = 64 * 1024 * 1024
+cdef Py_ssize_t MAX_STREAK_SLAB = 1024 * 1024   # fresh slabs grow to this while messages are kept
 
 
 cdef class Slab:
@@ -122,6 +123,7 @@ cdef class ReadBuf:
                 f"read buffer full: {unread} unread bytes + {need} more would exceed "
                 f"max_capacity={self.max_capacity}; consume data or raise the limit")
         if self.slab.pins == 0:
+            self.pinned_moves = 0
             # Nobody views the slab: reuse it in place.
             if self.start > 0:
                 memmove(self.data, self.data + self.start, unread)
@@ -144,9 +146,18 @@ cdef class ReadBuf:
             return self.data + self.end
         # Pinned: leave the old slab to its viewers, continue in a fresh one,
         # of the initial size or, past it, of what is needed (rounded to
-        # pages): it is only ever written once, no doubling pays for itself,
-        # and a slab the caller keeps stays no bigger than its bytes.
+        # pages): a slab the caller keeps stays no bigger than its bytes.
+        # But when the application keeps message after message (each move
+        # finds the slab pinned again), every move copies the frame in
+        # progress once more: then the fresh slab doubles per move in a row,
+        # up to MAX_STREAK_SLAB, so the copies become rare (one per slab of
+        # many messages) while a message kept alone still pins a small slab.
         newcap = self.initial_capacity
+        if self.pinned_moves > 0:
+            newcap = newcap << (self.pinned_moves if self.pinned_moves < 8 else 8)
+            if newcap > MAX_STREAK_SLAB:
+                newcap = MAX_STREAK_SLAB if MAX_STREAK_SLAB > self.initial_capacity else self.initial_capacity
+        self.pinned_moves += 1
         if newcap < want:
             newcap = (want + 4095) & ~(<Py_ssize_t>4095)
         if newcap > self.max_capacity:

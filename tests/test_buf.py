@@ -96,3 +96,31 @@ def test_bad_arguments():
         ReadBuf(64, 32)
     with pytest.raises(ValueError):
         WriteBuf(8, headroom=8)
+
+
+def test_fresh_slabs_grow_while_the_application_keeps_what_it_reads():
+    # Each time reading finds its slab still viewed, it moves on to a fresh
+    # one; when that happens again and again (every message kept), the fresh
+    # slabs double, so the frame in progress is copied rarely, not per message.
+    buf = ReadBuf(4096, 1 << 24)
+    kept, caps = [], []
+    for _ in range(12):
+        buf.feed(b"x" * 3000)
+        kept.append(buf.readable())          # a view pins the slab
+        buf.consume(3000)
+        caps.append(buf.capacity)
+    assert caps[:3] == [4096, 4096, 8192]
+    assert max(caps) >= 32768
+    assert all(bytes(v) == b"x" * 3000 for v in kept)
+    # nothing viewed any more: the streak ends, the slab is reused in place
+    kept.clear()
+    before = buf.capacity
+    buf.feed(b"y" * 3000)
+    assert buf.capacity == before
+    # a buffer whose one kept view made it move gets a slab of the initial size
+    single = ReadBuf(4096, 1 << 24)
+    single.feed(b"z" * 3000)
+    view = single.readable()
+    single.consume(3000)
+    single.feed(b"z" * 3000)
+    assert single.capacity == 4096 and bytes(view) == b"z" * 3000
