@@ -13,7 +13,8 @@ command, and draws one PNG per table into ``--plots`` (matplotlib, in the
 ``bench`` extra): ns per message per library for the codec tables, latency
 percentiles and throughput per library for the loopback ones.
 
-How long: ``--quick`` about 4 minutes on 2 cores, the full settings about 20.
+How long: ``--quick`` took 3 min 29 s here (2026-12-02, 2 cores); the full
+settings are each script's defaults, several times longer (not timed yet).
 Numbers depend on the machine; ratios within one run hold.
 """
 
@@ -70,7 +71,8 @@ def run_one(bench: Bench, quick: bool) -> tuple[str, str, float, int]:
 
 # ---- markdown tables -> plots --------------------------------------------------------------
 
-TABLE = re.compile(r"\*\*(?P<title>[^*\n]+)\*\*\s*\n\s*\n(?P<table>\|.+\|\n\|[-:| ]+\|\n(?:\|.*\|\n?)+)")
+# a table and the line above it (its title: bold in most scripts, plain in some)
+TABLE = re.compile(r"(?m)^(?P<title>[^|\n][^\n]*)\n[ \t]*\n(?P<table>\|.+\|\n\|[-:| ]+\|\n(?:\|.*\|\n?)+)")
 
 
 def number(cell: str) -> float | None:
@@ -91,7 +93,7 @@ def tables(markdown: str) -> list[tuple[str, list[str], list[list[str]]]]:
         lines = [line.strip() for line in m.group("table").strip().splitlines()]
         head = [c.strip() for c in lines[0].strip("|").split("|")]
         rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
-        found.append((m.group("title").strip(), head, rows))
+        found.append((m.group("title").strip().strip("*").strip(), head, rows))
     return found
 
 
@@ -103,11 +105,13 @@ def plot(title: str, head: list[str], rows: list[list[str]], path: str) -> bool:
     import matplotlib.pyplot as plt
 
     columns = [i for i in range(1, len(head)) if all(number(r[i]) is not None for r in rows if len(r) > i)]
-    columns = [i for i in columns if not head[i].lower().startswith("vs") and "ratio" not in head[i].lower()]
+    columns = [i for i in columns if not head[i].lower().startswith("vs") and "ratio" not in head[i].lower()
+               and " vs " not in head[i].lower() and head[i].lower() not in ("size", "per rep")]
     if not columns or len(rows) < 2:
         return False
     shown = columns[:2] if len(columns) > 1 and "p99" in head[columns[1]].lower() else columns[:1]
-    labels = [r[0].replace("**", "")[:48] for r in rows]
+    size = head.index("size") if "size" in head else None
+    labels = [(r[0].replace("**", "") + (f" ({r[size]})" if size is not None else ""))[:56] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
     height = 0.8 / len(shown)
     for k, col in enumerate(shown):
@@ -138,11 +142,34 @@ def main() -> int:
     ap.add_argument("--plots", default=os.path.join(HERE, "plots"))
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the plots from the generated part of --out (no benchmark runs)")
     args = ap.parse_args()
     chosen = BENCHES
     if args.list:
         for b in BENCHES:
             print(f"{b.name:<10} bench/{b.script:<20} {b.what}")
+        return 0
+    if args.replot:
+        text = open(args.out).read()
+        generated = text[text.index(START):text.index(END)]
+        os.makedirs(args.plots, exist_ok=True)
+        drawn = []
+        for part in generated.split("\n### ")[1:]:
+            name = part.split(":", 1)[0]
+            for title, head, rows in tables(part):
+                path = os.path.join(args.plots, f"{name}-{slug(title)}.png")
+                if plot(title, head, rows, path):
+                    drawn.append(path)
+        listing = "### Plots\n\n" + "\n".join(
+            f"![{os.path.basename(p)}]({os.path.relpath(p, os.path.dirname(args.out))})" for p in drawn) + "\n\n"
+        if "### Plots\n" in generated:
+            generated = generated[:generated.index("### Plots\n")] + listing
+        else:
+            generated = generated.rstrip("\n") + "\n\n" + listing
+        with open(args.out, "w") as f:
+            f.write(text[:text.index(START)] + generated + text[text.index(END):])
+        print(f"{len(drawn)} plots in {os.path.relpath(args.plots)}; the list in {os.path.relpath(args.out)} redrawn")
         return 0
     if args.only:
         names = set(args.only.split(","))
