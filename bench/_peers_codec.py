@@ -520,8 +520,10 @@ else:
         role: str | None = None,
         *,
         sink: Callable[[Any], Any] | None = None,
+        compress: bool = False,
     ) -> Callable[[], int]:
-        """aiohttp WebSocketReader.feed_data() + WebSocketDataQueue.read().
+        """aiohttp WebSocketReader.feed_data() + WebSocketDataQueue.read()
+        (``compress=True``: its permessage-deflate reader).
 
         aiohttp's reader does not enforce the masking direction, so both
         roles work with the same reader (role only selects the input).
@@ -539,7 +541,7 @@ else:
         def run() -> int:
             queue = WebSocketDataQueue(_FakeAiohttpProtocol(), _AIOHTTP_CHUNK, loop=loop)
             reader = WebSocketReader(
-                queue, _AIOHTTP_MAX_MSG, compress=False, decode_text=decode_text
+                queue, _AIOHTTP_MAX_MSG, compress=compress, decode_text=decode_text
             )
             coro = consume(chunks, reader.feed_data, queue._buffer, queue.read)
             try:
@@ -614,7 +616,7 @@ else:
 
 try:
     import websockets
-    from websockets.protocol import Protocol as _WsProtocol, Side as _WsSide
+    from websockets.protocol import Protocol as _WsProtocol, Side as _WsSide, State as _WsState
 except Exception as _exc:  # pragma: no cover
     _unavailable("websockets", _exc)
 else:
@@ -631,6 +633,7 @@ else:
         role: str | None = None,
         *,
         sink: Callable[[Any], Any] | None = None,
+        extensions: Callable[[], list[Any]] | None = None,
     ) -> Callable[[], int]:
         """websockets Protocol(side).receive_data(chunk) + events_received().
 
@@ -638,13 +641,19 @@ else:
         Delivery: binary -> frame.data (bytes), text -> frame.data.decode()
         (websockets' sans-I/O layer does not decode; its asyncio/sync
         connections do exactly this for unfragmented text), json ->
-        orjson.loads(frame.data).
+        orjson.loads(frame.data). ``extensions``: a factory of the negotiated
+        extensions (e.g. its PerMessageDeflate) for each fresh protocol.
         """
         role = _check_args(chunks, mode, role)
         side = _WsSide.SERVER if role == "server" else _WsSide.CLIENT
         chunks = list(chunks)
         loads = _loads
         Protocol = _WsProtocol
+        if extensions is not None:
+            def Protocol(side: Any) -> Any:  # noqa: N802 - stands in for the class
+                p = _WsProtocol(side, state=_WsState.OPEN, max_size=None)
+                p.extensions = extensions()
+                return p
 
         if sink is None:
             if mode == "binary":

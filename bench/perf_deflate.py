@@ -126,60 +126,28 @@ def zlib_floor(payloads: list[bytes]) -> Callable[[], int]:
 
 
 def websockets_inflate(chunks: list[bytes]) -> Callable[[], int] | None:
+    """websockets' sans-IO receive path with its PerMessageDeflate (the codec
+    benchmark's driver, _peers_codec, given the extension)."""
     try:
         from websockets.extensions.permessage_deflate import PerMessageDeflate as WsDeflate
-        from websockets.protocol import Protocol, Side, State
+        from _peers_codec import PEERS
     except ImportError:
         return None
-    loads = orjson.loads
-
-    def run() -> int:
-        p = Protocol(Side.CLIENT, state=State.OPEN, max_size=None)
-        p.extensions = [WsDeflate(False, False, 15, 15)]
-        n = 0
-        for chunk in chunks:
-            p.receive_data(chunk)
-            for frame in p.events_received():
-                loads(frame.data)
-                n += 1
-        if p.parser_exc is not None:
-            raise p.parser_exc
-        return n
-    return run
+    if "websockets" not in PEERS:
+        return None
+    return PEERS["websockets"][0](chunks, "json", "client",
+                                  extensions=lambda: [WsDeflate(False, False, 15, 15)])
 
 
 def aiohttp_inflate(chunks: list[bytes]) -> Callable[[], int] | None:
+    """aiohttp's WebSocketReader with compress=True (the codec benchmark's driver)."""
     try:
-        from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
-        from aiohttp.helpers import DEFAULT_CHUNK_SIZE
-        from _peers_codec import _FakeAiohttpProtocol, _loop
+        from _peers_codec import PEERS
     except ImportError:
         return None
-    loads = orjson.loads
-    loop = _loop()
-
-    async def consume(feed: Any, buf: Any, read: Any) -> int:
-        n = 0
-        for chunk in chunks:
-            feed(chunk)
-            while buf:
-                loads((await read()).data)
-                n += 1
-        return n
-
-    def run() -> int:
-        queue = WebSocketDataQueue(_FakeAiohttpProtocol(), DEFAULT_CHUNK_SIZE, loop=loop)
-        reader = WebSocketReader(queue, 1 << 30, compress=True, decode_text=False)
-        coro = consume(reader.feed_data, queue._buffer, queue.read)
-        try:
-            coro.send(None)
-        except StopIteration as stop:
-            if queue.exception() is not None:
-                raise queue.exception()
-            return int(stop.value)
-        coro.close()
-        raise RuntimeError("aiohttp's queue.read() suspended")
-    return run
+    if "aiohttp" not in PEERS:
+        return None
+    return PEERS["aiohttp"][0](chunks, "json", "client", compress=True)
 
 
 def verify_inflate(chunks: list[bytes], messages: list[bytes]) -> None:

@@ -30,7 +30,6 @@ cdef class PerMessageDeflate:
     cdef Py_ssize_t scratch_size
     cdef bint sending_compressed # the fragmented message being sent is compressed
     cdef readonly long long deflated_messages
-    cdef bint in_message         # a compressed message is being received
     cdef Py_ssize_t zmem         # bytes zlib holds (both streams), kept by counted_alloc
 
     cdef int inflate_feed(self, const unsigned char* p, Py_ssize_t n, Py_ssize_t limit,
@@ -46,3 +45,6 @@ cdef class PerMessageDeflate:
     cdef int frame_sent(self) noexcept
     cdef int release_idle(self) noexcept
     cdef void free_streams(self) noexcept
+    cdef void end_inflate(self) noexcept
+    cdef void end_deflate(self) noexcept
+    cdef void free_scratch(self) noexcept

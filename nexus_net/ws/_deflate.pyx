@@ -125,12 +125,21 @@ cdef class PerMessageDeflate:
         self.free_streams()
 
     cdef void free_streams(self) noexcept:
+        self.end_inflate()
+        self.end_deflate()
+        self.free_scratch()
+
+    cdef void end_inflate(self) noexcept:
         if self.in_ready:
             inflateEnd(&self.ins)
             self.in_ready = False
+
+    cdef void end_deflate(self) noexcept:
         if self.out_ready:
             deflateEnd(&self.outs)
             self.out_ready = False
+
+    cdef void free_scratch(self) noexcept:
         if self.scratch != NULL:
             PyMem_Free(self.scratch)
             self.scratch = NULL
@@ -143,21 +152,17 @@ cdef class PerMessageDeflate:
         self.out.release()
 
     cdef int release_idle(self) noexcept:
-        """The connection has nothing unread (a keepalive frame came alone):
-        give back the output arena and, where no context is carried from one
-        message to the next, zlib's streams; they are made again on use."""
-        if self.msg_len == 0 and not self.in_message:
-            self.out.release()
-            if self.remote_no_context_takeover and self.in_ready:
-                inflateEnd(&self.ins)
-                self.in_ready = False
-        if self.local_no_context_takeover and self.out_ready and not self.sending_compressed:
-            deflateEnd(&self.outs)
-            self.out_ready = False
-        if self.scratch != NULL:
-            PyMem_Free(self.scratch)
-            self.scratch = NULL
-            self.scratch_size = 0
+        """The connection has nothing unread (a keepalive frame came alone,
+        between messages: the reader calls this only then, so no compressed
+        message is half received): give back the output arena and, where no
+        context is carried from one message to the next, zlib's streams;
+        they are made again on use."""
+        self.out.release()
+        if self.remote_no_context_takeover:
+            self.end_inflate()
+        if self.local_no_context_takeover and not self.sending_compressed:
+            self.end_deflate()
+        self.free_scratch()
         return 0
 
     # ---- receiving -------------------------------------------------------------
@@ -246,7 +251,6 @@ cdef class PerMessageDeflate:
                           bint text, uint32_t* utf8_state) except -1:
         """Inflate ``n`` more payload bytes of the compressed message in progress."""
         cdef ReadBuf ob = self.out
-        self.in_message = True
         if n == 0:
             return 0
         if self.msg_len == 0 and ob.cap > OUT_INITIAL and ob.end == ob.start:
@@ -283,7 +287,6 @@ cdef class PerMessageDeflate:
         length[0] = self.msg_len
         self.msg_len = 0
         self.msg_in = 0
-        self.in_message = False
         self.inflated_messages += 1
         if self.in_ended or self.remote_no_context_takeover:
             inflateReset(&self.ins)
@@ -375,9 +378,7 @@ cdef class PerMessageDeflate:
     cdef int frame_sent(self) noexcept:
         """After the writer copied the scratch: free a large one."""
         if self.scratch_size > SCRATCH_KEEP:
-            PyMem_Free(self.scratch)
-            self.scratch = NULL
-            self.scratch_size = 0
+            self.free_scratch()
         return 0
 
     # ---- Python API ----------------------------------------------------------

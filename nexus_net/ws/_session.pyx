@@ -75,11 +75,6 @@ cdef class Session:
         """The negotiated ``PerMessageDeflate`` codec, or None."""
         return self.reader.extension
 
-    def free_extension(self):
-        """The connection ended: give zlib's memory back now."""
-        if self.reader.extension is not None:
-            self.reader.extension.close()
-
     # ---- reading -----------------------------------------------------------
     cdef Message poll(self):
         """The next data message, or None (more bytes needed, or closed)."""
