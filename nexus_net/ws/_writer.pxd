@@ -19,4 +19,5 @@ cdef class FrameWriter:
                              Py_ssize_t n, object dst)
     cdef int check_sequence(self, unsigned int opcode, bint fin) except -1
     cdef object emit_data(self, unsigned int opcode, object payload, object dst, bint fin)
+    cdef Py_ssize_t append_message(self, unsigned int opcode, object payload, WriteBuf wb) except -1
     cdef object emit_control(self, unsigned int opcode, object data, object dst)

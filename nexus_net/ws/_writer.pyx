@@ -188,6 +188,31 @@ cdef class FrameWriter:
         finally:
             PyBuffer_Release(&view)
 
+    cdef Py_ssize_t append_message(self, unsigned int opcode, object payload, WriteBuf wb) except -1:
+        """One whole data message appended to ``wb``; returns the bytes added.
+
+        The per-message path of ``send_*`` on a busy connection: ``bytes`` and
+        ``str`` with nothing to compress and no fragmented message open go
+        straight into the buffer, without emit_data's dispatch, a buffer
+        request or a result object."""
+        cdef const unsigned char* p = NULL
+        cdef Py_ssize_t n = 0, size, before
+        if self.sending == 0 and self.extension is None:
+            if PyBytes_CheckExact(payload):
+                p = <const unsigned char*>PyBytes_AS_STRING(payload)
+                n = PyBytes_GET_SIZE(payload)
+            elif type(payload) is str:
+                p = <const unsigned char*>PyUnicode_AsUTF8AndSize(payload, &n)
+        if p == NULL:
+            before = wb.end
+            self.emit_data(opcode, payload, wb, True)
+            return wb.end - before
+        size = header_size(n, self.masking) + n
+        wb.reserve(size)
+        self.write_frame(<unsigned char*>wb.data + wb.end, 0x80 | opcode, p, n)
+        wb.end += size
+        return size
+
     def encode_text(self, str text, dst=None, bint fin=True):
         """One TEXT frame (``fin=False`` starts a fragmented message)."""
         return self.emit_data(1, text, dst, fin)
