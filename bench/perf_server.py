@@ -164,9 +164,11 @@ async def run_server(kind: str, count: int, conns: int, burst: int) -> None:
 
 
 class ServerProcess:
-    def __init__(self, kind: str, cpu: int, count: int, conns: int = 0, burst: int = 1) -> None:
+    def __init__(self, kind: str, cpu: int, count: int, conns: int = 0, burst: int = 1,
+                 prefix: list[str] | None = None) -> None:
+        # prefix: a command the server runs under (bench/perf_instructions.py: callgrind)
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--messages", str(count),
+            [*(prefix or []), sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--messages", str(count),
              "--conns", str(conns), "--burst", str(burst)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()

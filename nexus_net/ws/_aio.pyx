@@ -16,6 +16,7 @@ import socket
 cimport cython
 from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 from nexus_net._clock cimport monotonic, wall_ns
 from nexus_net._outbuf cimport LARGE_FRAME, Coalescer, loop_turned
@@ -321,13 +322,23 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         """Encode one data message and send it: written at once, or appended to
         the loop step's buffer (see nexus_net._outbuf)."""
         cdef Coalescer out = self.out
+        cdef WriteBuf wb = out.pending
         if self.lost or out.closed:          # (closed: TLS failed, the transport was aborted)
             self.writer.emit_data(opcode, data, None, True)   # still checks the arguments
             return 0
         # The decision is taken once, here: the frame goes to the sink, or
         # (large: never copied into the buffer) after what is pending, or is
         # encoded straight into the loop step's buffer.
-        if out.can_write_now():
+        if wb is not None and wb.end and (
+                (PyBytes_CheckExact(data) and PyBytes_GET_SIZE(data) < LARGE_FRAME)
+                or (type(data) is str and PyUnicode_GET_LENGTH(data) < LARGE_FRAME)):
+            # The message after message of a busy step (the buffer holds
+            # frames, so its flush is armed): what out.buffer() and
+            # out.appended() would do, without two calls into another module.
+            self.bytes_sent += self.writer.append_message(opcode, data, wb)
+            if wb.end >= out.flush_at:
+                out.flush()
+        elif out.can_write_now():
             frame = self.writer.emit_data(opcode, data, None, True)
             self.bytes_sent += len(frame)
             out.sink(frame)

@@ -197,6 +197,7 @@ cdef class FrameWriter:
         request or a result object."""
         cdef const unsigned char* p = NULL
         cdef Py_ssize_t n = 0, size, before
+        cdef unsigned char* dst
         if self.sending == 0 and self.extension is None:
             if PyBytes_CheckExact(payload):
                 p = <const unsigned char*>PyBytes_AS_STRING(payload)
@@ -208,8 +209,15 @@ cdef class FrameWriter:
             self.emit_data(opcode, payload, wb, True)
             return wb.end - before
         size = header_size(n, self.masking) + n
-        wb.reserve(size)
-        self.write_frame(<unsigned char*>wb.data + wb.end, 0x80 | opcode, p, n)
+        if wb.cap - wb.end < size:
+            wb.reserve(size)
+        dst = <unsigned char*>wb.data + wb.end
+        if n < 126 and not self.masking:     # a small server frame: two header bytes
+            dst[0] = <unsigned char>(0x80 | opcode)
+            dst[1] = <unsigned char>n
+            memcpy(dst + 2, p, n)
+        else:
+            self.write_frame(dst, 0x80 | opcode, p, n)
         wb.end += size
         return size
 
