@@ -427,6 +427,32 @@ async def tput_nexus(url: str, expected: int, tls: Any = None) -> tuple[int, flo
     return n, time.perf_counter() - t0
 
 
+async def tput_nexus_listener(url: str, expected: int, tls: Any = None) -> tuple[int, float]:
+    """Our callback client (``ws.Listener.on_message``), counting like
+    picows's ``on_ws_frame`` client below: no task resumed per message."""
+    from nexus_net import ws
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    state = {"n": 0, "t0": 0.0}
+
+    class Counter(ws.Listener):
+        def on_message(self, conn: Any, msg: Any) -> None:
+            if not state["n"]:
+                state["t0"] = time.perf_counter()   # from the first message (connect excluded)
+            state["n"] += 1
+            if state["n"] == expected:
+                done.set_result(time.perf_counter())
+
+        def on_close(self, conn: Any, code: int, reason: str) -> None:
+            if not done.done():
+                done.set_result(time.perf_counter())
+
+    conn = await ws.connect(url, ping_interval=None, tls=tls, listener=Counter())
+    t1 = await done
+    conn.transport_.abort()
+    return state["n"], t1 - state["t0"]
+
+
 async def tput_websockets(url: str, expected: int, ssl: Any = None) -> tuple[int, float]:
     from websockets.asyncio.client import connect
     n = 0

@@ -255,6 +255,8 @@ async def broadcast_client(url: str, conns: int, expected_each: int) -> tuple[in
 def push(args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
     contenders = [
         ("nexus-net server -> nexus-net client (await send_binary, coalesced)", "nexus-push", L.tput_nexus, 1),
+        ("nexus-net server -> nexus-net callback client (ws.Listener, like picows's)", "nexus-push",
+         L.tput_nexus_listener, 1),
         ("nexus-net server -> nexus-net client (coalescing off)", "nexus-push-direct", L.tput_nexus, 1),
         ("picows server -> picows client (transport.send)", "picows-push", L.tput_picows, 1),
         ("websockets server -> websockets client (await send)", "websockets-push", L.tput_websockets, 4),
