@@ -2,6 +2,7 @@ from nexus_net._outbuf cimport Coalescer
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Waiter
 from nexus_net.buf cimport Span, WriteBuf
+from nexus_net.ws._reader cimport Message
 from nexus_net.ws._session cimport Session
 
 
@@ -43,6 +44,7 @@ cdef class Connection(Session):
     cdef int send_frame(self, data) except -1
     cdef int send_data(self, unsigned int opcode, data) except -1
     cdef int flush(self) except -1
+    cdef Message ready_message(self)
     cdef int finish_reading(self) except -1
     cdef int wake_reader(self, bint eager=*) except -1
     cdef int deliver(self) except -1

@@ -452,7 +452,7 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             self.ping_rtt = monotonic() - sent_at
 
     # ---- receiving ---------------------------------------------------------
-    def recv(self):
+    async def recv(self):
         """The next TEXT or BINARY ``Message`` (a coroutine: ``await conn.recv()``).
 
         Returns ``None`` once the connection closed cleanly (1000, 1001 or no
@@ -460,16 +460,24 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         a protocol violation or without a closing handshake (1006).
         Messages already received are always delivered first.
         """
-        return self.receive(False)
+        cdef Message msg = self.ready_message()
+        if msg is not None:
+            return msg
+        return await self.receive(False)
 
     def __aiter__(self):
         return self
 
-    def __anext__(self):
-        return self.receive(True)
+    async def __anext__(self):
+        cdef Message msg = self.ready_message()
+        if msg is not None:
+            return msg
+        return await self.receive(True)
 
-    async def receive(self, bint iterating):
-        # One coroutine serves recv() and async iteration (no nested coroutine).
+    cdef Message ready_message(self):
+        """A message already buffered, taken without suspending (None: the
+        caller has to wait in receive()). The checks run here, inside the
+        caller's coroutine: nothing is taken before it is awaited."""
         cdef Message msg
         if self.in_recv:
             raise ConcurrencyError("another task is already waiting in recv() on this connection")
@@ -482,7 +490,16 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
             if self.read_paused and self.reader.buf.end - self.reader.buf.start < self.read_low:
                 self.read_paused = False
                 self.transport.resume_reading()
-            return msg
+        return msg
+
+    async def receive(self, bint iterating):
+        # Waits for the next message (recv() and __anext__ take one that is
+        # already buffered themselves: no nested coroutine on that path).
+        cdef Message msg
+        if self.in_recv:
+            raise ConcurrencyError("another task is already waiting in recv() on this connection")
+        if self.listener is not None:
+            raise ConcurrencyError("this connection delivers its messages to its listener, not to recv()")
         self.in_recv = True
         try:
             while True:
