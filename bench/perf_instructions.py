@@ -15,7 +15,12 @@ as the few instructions that enter it.
   take each payload as ``msg.bytes()``, ``msg.data`` or the message itself,
   kept or dropped), in process.
 
-    python bench/perf_instructions.py [--only push|zerocopy] [--markdown]
+* ``codec`` (with ``--baseline DIR``): the uncompressed parse (40 B binary
+  messages; 77 B JSON quotes through ``msg.json()``), this tree against an
+  earlier one built in place (``git worktree add DIR COMMIT``, then
+  ``python setup.py build_ext --inplace`` there).
+
+    python bench/perf_instructions.py [--only push|zerocopy|codec] [--baseline DIR] [--markdown]
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ sys.path.insert(0, HERE)
 
 
 def callgrind_total(cmd: list[str], out_dir: str, tag: str) -> tuple[list[str], str]:
+    # PYTHONHASHSEED fixed: with random string hashes, dict probing (orjson
+    # building the quote's dict, say) moves a count by ~2 % from run to run.
     out = os.path.join(out_dir, f"callgrind.{tag}")
-    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd], out
+    return ["env", "PYTHONHASHSEED=0", "valgrind", "--tool=callgrind",
+            f"--callgrind-out-file={out}", *cmd], out
 
 
 def read_total(path: str) -> int:
@@ -143,9 +151,59 @@ def zerocopy_section(args: argparse.Namespace, out_dir: str) -> list[tuple[int, 
     return rows
 
 
+# ---- the uncompressed parse against an earlier build -----------------------------
+
+CODEC = """
+import sys
+sys.path.insert(0, {here!r})
+import _frames as F
+from nexus_net.ws import FrameReader, Role
+kind, count = sys.argv[1], int(sys.argv[2])
+if kind == "binary 40 B":
+    chunks = F.chunks(F.make_stream(F.BIN_40, F.OP_BINARY, count, False))
+else:
+    chunks = F.chunks(F.make_stream(F.QUOTE_77, F.OP_TEXT, count, False))
+reader = FrameReader(Role.CLIENT)
+n = 0
+for chunk in chunks:
+    reader.feed(chunk)
+    if kind == "binary 40 B":
+        for msg in reader:
+            n += 1
+    else:
+        for msg in reader:
+            msg.json()
+            n += 1
+assert n == count
+"""
+CODEC_KINDS = ["binary 40 B", "text 77 B quote + msg.json()"]
+
+
+def codec_section(args: argparse.Namespace, out_dir: str) -> list[tuple[str, float, float]]:
+    """The uncompressed parse, this tree against ``--baseline`` (a source
+    tree with its extensions built in place): what issue 15's "messages from
+    an uncompressed connection pay nothing" is checked with."""
+    script = CODEC.format(here=HERE)
+    rows = []
+    for kind in CODEC_KINDS:
+        got = {}
+        for tag, root in (("now", os.path.dirname(HERE)), ("before", args.baseline)):
+            env = dict(os.environ, PYTHONPATH=root)
+            runs = {}
+            for n in (args.small, args.large):
+                cmd, out = callgrind_total([sys.executable, "-c", script, kind, str(n)], out_dir,
+                                           f"codec.{tag}.{n}")
+                subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=out_dir)
+                runs[n] = read_total(out)
+            got[tag] = per_message(runs)
+        rows.append((kind, got["now"], got["before"]))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["push", "zerocopy"])
+    ap.add_argument("--only", choices=["push", "zerocopy", "codec"])
+    ap.add_argument("--baseline", help="codec: an earlier source tree, extensions built in place")
     ap.add_argument("--small", type=int, default=20_000, help="messages in the first run of a pair")
     ap.add_argument("--large", type=int, default=220_000, help="messages in the second run of a pair")
     ap.add_argument("--markdown", action="store_true")
@@ -166,6 +224,14 @@ def main() -> None:
             else:
                 for name, v in rows:
                     print(f"  {name:<72}{v:>10,.0f}{v / base:>8.2f}x")
+        if args.baseline and args.only in (None, "codec"):
+            rows = codec_section(args, out_dir)
+            if args.markdown:
+                print(f"\n**Uncompressed parse, instructions per message, this tree vs {args.baseline}**\n")
+                print("| stream | now | before | now vs before |\n|---|---:|---:|---:|")
+            for kind, now, before in rows:
+                print(f"| {kind} | {now:,.0f} | {before:,.0f} | {now / before:.3f}x |" if args.markdown
+                      else f"  {kind:<32}{now:>9,.0f}{before:>9,.0f}{now / before:>8.3f}x")
         if args.only in (None, "zerocopy"):
             rows = zerocopy_section(args, out_dir)
             if args.markdown:

@@ -257,8 +257,10 @@ def push(args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
         ("nexus-net server -> nexus-net client (await send_binary, coalesced)", "nexus-push", L.tput_nexus, 1),
         ("nexus-net server -> nexus-net callback client (ws.Listener, like picows's)", "nexus-push",
          L.tput_nexus_listener, 1),
+        ("nexus-net server -> raw socket reader (bytes counted, nothing parsed)", "nexus-push", L.tput_raw, 1),
         ("nexus-net server -> nexus-net client (coalescing off)", "nexus-push-direct", L.tput_nexus, 1),
         ("picows server -> picows client (transport.send)", "picows-push", L.tput_picows, 1),
+        ("picows server -> raw socket reader (bytes counted, nothing parsed)", "picows-push", L.tput_raw, 1),
         ("websockets server -> websockets client (await send)", "websockets-push", L.tput_websockets, 4),
     ]
     rates: dict[str, list[float]] = {name: [] for name, *_ in contenders}
