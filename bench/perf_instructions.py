@@ -63,31 +63,23 @@ def push_server(kind: str, count: int, out_dir: str) -> int:
     import perf_loopback as L
     import perf_server as S
     prefix, out = callgrind_total([], out_dir, f"{kind}.{count}")
-    server = S.ServerProcess(kind, 1, count, prefix=prefix)
-    client = L.tput_picows if kind.startswith("picows") else L.tput_nexus
-    try:
-        got, _ = L.run(client(server.url, count))
-    finally:
-        server.stop()
-    if got != count:
-        raise SystemExit(f"{kind}: the client counted {got} of {count}")
+    S.push_once(kind, L.tput_picows if kind.startswith("picows") else L.tput_nexus, count, prefix)
     return read_total(out)
 
 
+# perf_server's own floor (its await_floor), run here under callgrind.
 FLOOR = """
-import asyncio, sys
-from nexus_net._waiter import Ready
-async def main(n):
-    ready, call, p = Ready(), {}.get, b"q" * 40
-    for _ in range(n):
-        call(p)
-        await ready
-asyncio.run(main(int(sys.argv[1])))
+import sys
+sys.path.insert(0, {here!r})
+import perf_loopback as L
+import perf_server as S
+L.run(S.await_floor(int(sys.argv[1])))
 """
 
 
 def floor_run(count: int, out_dir: str) -> int:
-    cmd, out = callgrind_total([sys.executable, "-c", FLOOR, str(count)], out_dir, f"floor.{count}")
+    cmd, out = callgrind_total([sys.executable, "-c", FLOOR.format(here=HERE), str(count)], out_dir,
+                               f"floor.{count}")
     subprocess.run(cmd, check=True, capture_output=True)
     return read_total(out)
 
@@ -153,30 +145,20 @@ def zerocopy_section(args: argparse.Namespace, out_dir: str) -> list[tuple[int, 
 
 # ---- the uncompressed parse against an earlier build -----------------------------
 
+# perf_ws_codec's own drivers: the Message itself for binary (nothing but
+# the parse), msg.json() for the quote.
 CODEC = """
 import sys
 sys.path.insert(0, {here!r})
 import _frames as F
-from nexus_net.ws import FrameReader, Role
-kind, count = sys.argv[1], int(sys.argv[2])
-if kind == "binary 40 B":
-    chunks = F.chunks(F.make_stream(F.BIN_40, F.OP_BINARY, count, False))
-else:
-    chunks = F.chunks(F.make_stream(F.QUOTE_77, F.OP_TEXT, count, False))
-reader = FrameReader(Role.CLIENT)
-n = 0
-for chunk in chunks:
-    reader.feed(chunk)
-    if kind == "binary 40 B":
-        for msg in reader:
-            n += 1
-    else:
-        for msg in reader:
-            msg.json()
-            n += 1
-assert n == count
+import perf_ws_codec as B
+name, count = sys.argv[1], int(sys.argv[2])
+_, payload, opcode, masked, mode = next(c for c in B.CASES if c[0] == name)
+chunks = F.chunks(F.make_stream(payload, opcode, count, masked))
+run = B.nexus_message_only(chunks, masked) if mode == "binary" else B.nexus_parser(chunks, mode, masked)
+assert run() == count
 """
-CODEC_KINDS = ["binary 40 B", "text 77 B quote + msg.json()"]
+CODEC_KINDS = ["binary 40 B", "JSON quote 77 B"]
 
 
 def codec_section(args: argparse.Namespace, out_dir: str) -> list[tuple[str, float, float]]:

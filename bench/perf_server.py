@@ -252,6 +252,20 @@ async def broadcast_client(url: str, conns: int, expected_each: int) -> tuple[in
 # Driver
 # =============================================================================
 
+def push_once(kind: str, client: Any, n: int, prefix: list[str] | None = None) -> float:
+    """One push of ``n`` messages from a ``kind`` server process (on CPU 1,
+    under ``prefix`` if given) to ``client`` here: seconds, every message
+    counted."""
+    server = ServerProcess(kind, 1, n, prefix=prefix)
+    try:
+        got, seconds = L.run(client(server.url, n))
+    finally:
+        server.stop()
+    if got != n:
+        raise SystemExit(f"{kind}: the client counted {got} of {n}")
+    return seconds
+
+
 def push(args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
     contenders = [
         ("nexus-net server -> nexus-net client (await send_binary, coalesced)", "nexus-push", L.tput_nexus, 1),
@@ -268,13 +282,7 @@ def push(args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
         order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
         for name, kind, client, divide in order:
             n = args.messages // divide
-            server = ServerProcess(kind, 1, n)
-            try:
-                got, seconds = L.run(client(server.url, n))
-            finally:
-                server.stop()
-            if got != n:
-                raise SystemExit(f"{name}: counted {got} of {n}")
+            seconds = push_once(kind, client, n)
             rates[name].append(n / seconds)
             print(f"    rep {rep + 1}: {name:<70} {n / seconds:>12,.0f} msg/s", file=sys.stderr, flush=True)
     floor = [L.run(await_floor(args.messages)) for _ in range(args.reps)]

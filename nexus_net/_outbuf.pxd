@@ -28,7 +28,28 @@ cdef class Coalescer:
     cdef int send(self, object data) except -1
     cdef int write_now(self, object data) except -1
     cdef WriteBuf buffer(self)
-    cdef int appended(self) except -1
     cdef int flush(self) except -1
     cdef int discard(self) noexcept
     cdef int sink(self, object data) except -1
+
+
+cdef inline WriteBuf append_target(Coalescer out, Py_ssize_t n):
+    """Where a frame of ``n`` bytes goes, by the rule of _outbuf's docstring:
+    the loop step's buffer, to append it to (then ``frames_appended(out)``),
+    or None: hand it to ``out.write_now()`` (at once, after anything pending).
+    Inline, because it runs per message: a step whose buffer already holds
+    frames (its end-of-iteration flush is then armed) costs no call at all."""
+    if n >= LARGE_FRAME:                 # never copied into the buffer
+        return None
+    if out.pending is not None and out.pending.end:
+        return out.pending
+    if out.can_write_now():
+        return None
+    return out.buffer()
+
+
+cdef inline int frames_appended(Coalescer out) except -1:
+    """After appending to ``append_target``'s buffer: flush at the threshold."""
+    if out.pending.end >= out.flush_at:
+        out.flush()
+    return 0

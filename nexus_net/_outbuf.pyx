@@ -44,9 +44,10 @@ cdef unsigned long long _turn = 1
 cdef double SAME_STEP = 50e-6
 cdef double _last_write_at = 0.0   # monotonic time of the latest transport write of ours
 
-# LARGE_FRAME (in the .pxd, shared with the WebSocket send path): frames at
-# least this large are never copied into the buffer; what is pending is
-# written first, then the frame on its own.
+# LARGE_FRAME and append_target (in the .pxd: the WebSocket send path decides
+# by the same rule without a call): frames at least this large are never
+# copied into the buffer; what is pending is written first, then the frame
+# on its own.
 
 DEFAULT_FLUSH_AT = 64 * 1024
 # The buffer starts small and grows as needed. It lives only while a loop
@@ -91,23 +92,17 @@ cdef class Coalescer:
         """Send ready-made bytes (a frame): at once, or appended to this loop
         step's buffer by the rule above."""
         cdef const unsigned char[::1] src
+        cdef Py_ssize_t n = len(data)
         cdef WriteBuf wb
-        cdef Py_ssize_t n
         if self.closed:
             return 0
-        if self.can_write_now():
-            self.sink(data)
-        elif len(data) >= LARGE_FRAME:
-            self.flush()                 # order first, then the frame on its own
-            self.sink(data)
-        else:
-            src = data
-            n = src.shape[0]
-            wb = self.buffer()
-            memcpy(wb.reserve(n), &src[0], n)
-            wb.end += n
-            return self.appended()
-        return 0
+        wb = append_target(self, n)
+        if wb is None:
+            return self.write_now(data)
+        src = data
+        memcpy(wb.reserve(n), &src[0], n)
+        wb.end += n
+        return frames_appended(self)
 
     cdef int write_now(self, object data) except -1:
         """Write ``data`` to the transport now, after anything pending."""
@@ -126,11 +121,6 @@ cdef class Coalescer:
             self.armed = True
             self.loop.call_soon(self.flush_soon_cb)
         return self.pending
-
-    cdef int appended(self) except -1:
-        if self.pending.end >= self.flush_at:
-            self.flush()
-        return 0
 
     cdef int flush(self) except -1:
         """Write what is pending now (before closing, at a size threshold, at

@@ -249,6 +249,28 @@ async def test_concurrent_recv_is_refused():
             assert (await asyncio.wait_for(first, 5)).text() == "for the first"
 
 
+async def test_a_recv_that_never_runs_takes_no_message():
+    # recv() and __anext__ take a buffered message in their own coroutine: one
+    # that is closed unawaited, or a task cancelled before its first step,
+    # must leave the message for the next reader.
+    async def three(conn):
+        await conn.send_many(["one", "two", "three", "four"])   # one write: one read here
+        async for _ in conn:                                    # (reading answers the close)
+            pass
+
+    async with nexus_server(three) as server:
+        async with ws.connect(f"ws://127.0.0.1:{server.port}/", **NOPING) as conn:
+            assert (await conn.recv()).text() == "one"          # the rest is buffered now
+            conn.recv().close()
+            conn.__anext__().close()
+            task = asyncio.ensure_future(conn.recv())
+            task.cancel()
+            assert (await asyncio.gather(task, return_exceptions=True))[0].__class__ is asyncio.CancelledError
+            assert (await conn.recv()).text() == "two"
+            assert (await conn.__anext__()).text() == "three"
+            assert (await conn.recv()).text() == "four"
+
+
 async def test_server_fails_clients_that_break_the_protocol():
     async with nexus_server() as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_CheckExact, PyBytes_FromStringAndSize, PyByte
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 from nexus_net._clock cimport monotonic, wall_ns
-from nexus_net._outbuf cimport LARGE_FRAME, Coalescer, loop_turned
+from nexus_net._outbuf cimport Coalescer, append_target, frames_appended, loop_turned
 from nexus_net._tls cimport TlsCodec
 from nexus_net._waiter cimport Ready, Waiter, new_waiter, resume, reusable
 from nexus_net.buf cimport ReadBuf, Span, WriteBuf, point
@@ -319,36 +319,28 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         return 0
 
     cdef int send_data(self, unsigned int opcode, data) except -1:
-        """Encode one data message and send it: written at once, or appended to
-        the loop step's buffer (see nexus_net._outbuf)."""
+        """Encode one data message and send it: written at once, or encoded
+        straight into the loop step's buffer (see nexus_net._outbuf)."""
         cdef Coalescer out = self.out
-        cdef WriteBuf wb = out.pending
+        cdef WriteBuf wb
+        cdef Py_ssize_t n
         if self.lost or out.closed:          # (closed: TLS failed, the transport was aborted)
             self.writer.emit_data(opcode, data, None, True)   # still checks the arguments
             return 0
-        # The decision is taken once, here: the frame goes to the sink, or
-        # (large: never copied into the buffer) after what is pending, or is
-        # encoded straight into the loop step's buffer.
-        if wb is not None and wb.end and (
-                (PyBytes_CheckExact(data) and PyBytes_GET_SIZE(data) < LARGE_FRAME)
-                or (type(data) is str and PyUnicode_GET_LENGTH(data) < LARGE_FRAME)):
-            # The message after message of a busy step (the buffer holds
-            # frames, so its flush is armed): what out.buffer() and
-            # out.appended() would do, without two calls into another module.
-            self.bytes_sent += self.writer.append_message(opcode, data, wb)
-            if wb.end >= out.flush_at:
-                out.flush()
-        elif out.can_write_now():
-            frame = self.writer.emit_data(opcode, data, None, True)
-            self.bytes_sent += len(frame)
-            out.sink(frame)
-        elif (PyBytes_GET_SIZE(data) if PyBytes_CheckExact(data) else len(data)) >= LARGE_FRAME:
+        if PyBytes_CheckExact(data):
+            n = PyBytes_GET_SIZE(data)
+        elif type(data) is str:
+            n = PyUnicode_GET_LENGTH(data)
+        else:
+            n = len(data)
+        wb = append_target(out, n)
+        if wb is None:
             frame = self.writer.emit_data(opcode, data, None, True)
             self.bytes_sent += len(frame)
             out.write_now(frame)
         else:
-            self.bytes_sent += self.writer.append_message(opcode, data, out.buffer())
-            out.appended()
+            self.bytes_sent += self.writer.append_message(opcode, data, wb)
+            frames_appended(out)
         return 0
 
     def tls_failed(self, exc):
@@ -493,13 +485,10 @@ cdef class Connection(Session, asyncio.BufferedProtocol):
         return msg
 
     async def receive(self, bint iterating):
-        # Waits for the next message (recv() and __anext__ take one that is
-        # already buffered themselves: no nested coroutine on that path).
+        # Waits for the next message. Only recv() and __anext__ await it, right
+        # after ready_message() found nothing buffered and made the checks
+        # (nothing can run in between: awaiting it starts it at once).
         cdef Message msg
-        if self.in_recv:
-            raise ConcurrencyError("another task is already waiting in recv() on this connection")
-        if self.listener is not None:
-            raise ConcurrencyError("this connection delivers its messages to its listener, not to recv()")
         self.in_recv = True
         try:
             while True:

@@ -11,7 +11,7 @@ cdef class FrameWriter:
     cdef readonly PerMessageDeflate extension   # None: frames go out as given
 
     cdef const unsigned char* next_key(self)
-    cdef Py_ssize_t write_frame(self, unsigned char* dst, unsigned int first_byte,
+    cdef inline Py_ssize_t write_frame(self, unsigned char* dst, unsigned int first_byte,
                                 const unsigned char* payload, Py_ssize_t n)
     cdef object emit(self, unsigned int first_byte, const unsigned char* payload,
                      Py_ssize_t n, object dst)

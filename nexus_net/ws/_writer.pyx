@@ -86,7 +86,7 @@ cdef class FrameWriter:
         self.key_pos += 4
         return <const unsigned char*>PyBytes_AS_STRING(self.keys) + self.key_pos - 4
 
-    cdef Py_ssize_t write_frame(self, unsigned char* dst, unsigned int first_byte,
+    cdef inline Py_ssize_t write_frame(self, unsigned char* dst, unsigned int first_byte,
                                 const unsigned char* payload, Py_ssize_t n):
         # first_byte: FIN, RSV1 and the opcode
         cdef Py_ssize_t h
@@ -197,7 +197,6 @@ cdef class FrameWriter:
         request or a result object."""
         cdef const unsigned char* p = NULL
         cdef Py_ssize_t n = 0, size, before
-        cdef unsigned char* dst
         if self.sending == 0 and self.extension is None:
             if PyBytes_CheckExact(payload):
                 p = <const unsigned char*>PyBytes_AS_STRING(payload)
@@ -211,13 +210,7 @@ cdef class FrameWriter:
         size = header_size(n, self.masking) + n
         if wb.cap - wb.end < size:
             wb.reserve(size)
-        dst = <unsigned char*>wb.data + wb.end
-        if n < 126 and not self.masking:     # a small server frame: two header bytes
-            dst[0] = <unsigned char>(0x80 | opcode)
-            dst[1] = <unsigned char>n
-            memcpy(dst + 2, p, n)
-        else:
-            self.write_frame(dst, 0x80 | opcode, p, n)
+        self.write_frame(<unsigned char*>wb.data + wb.end, 0x80 | opcode, p, n)
         wb.end += size
         return size
 
